@@ -1,0 +1,206 @@
+"""The `revwatch` command: `run`, `schedule`, `demo`, `status`.
+
+Owns argument parsing, logging set-up and the mapping of errors to exit codes (the only module
+that does either). Every command is a thin layer over `jobs.pipeline`, `jobs.schedule` and
+`jobs.demo`; `main(argv) -> int` is what tests call.
+
+Exit codes: 0 success; 1 unexpected error; 2 configuration or usage error; 3 CA database error;
+4 delivery failed; 5 another run holds the lock; 6 state database error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jobs import __version__
+from jobs.config import Settings, load_settings, redact_url, utcnow
+from jobs.errors import RevwatchError
+from jobs.pipeline import RunOutcome, run_once
+
+log = logging.getLogger("revwatch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line and exit code 2, as for every config error
+        self.print_usage(sys.stderr)
+        self.exit(2, f"revwatch: error: {message}\n")
+
+
+def _job_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--config", type=Path, help="TOML settings file (also REVWATCH_CONFIG)")
+    add("--ca-db", help="CA database URL, e.g. postgresql://revwatch@db/ca or sqlite:///ca.sqlite")
+    add("--profile", help="CA schema profile (default: generic)")
+    add("--state-db", help="the job's ledger (default: revwatch-state.sqlite beside the config)")
+    add("--threshold", help="flag revocations at most this long after issuance (default 7d)")
+    add("--replacement-window", help="look for replacements until this long after revocation")
+    add("-v", "--verbose", action="store_true", help="log debug detail")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="revwatch",
+        description="Report certificates revoked soon after issuance to the compliance team.",
+    )
+    parser.add_argument("--version", action="version", version=f"revwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="the nightly job: detect, report, mail, remember")
+    _job_flags(run)
+    run.add_argument("--since", help="window start, ISO 8601 (default: end of last success)")
+    run.add_argument("--until", help="window end, exclusive, ISO 8601 (default: now)")
+    run.add_argument("--out", type=Path, help="also write the report files to this directory")
+    run.add_argument(
+        "--no-mail", action="store_true", default=None, help="render and write; send nothing, "
+        "change no state"
+    )
+
+    schedule = commands.add_parser("schedule", help="run the job nightly as a daemon")
+    _job_flags(schedule)
+    schedule.add_argument("--cron", help="crontab expression (default: '15 2 * * *')")
+    schedule.add_argument("--timezone", help="time zone of the cron expression (default: UTC)")
+    schedule.add_argument("--out", type=Path, help="also write each run's report files here")
+    schedule.add_argument("--run-now", action="store_true", help="also run once at start")
+
+    demo = commands.add_parser("demo", help="build a demo CA database and run the job against it")
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="directory (demo-out)")
+
+    status = commands.add_parser("status", help="print the latest runs from the ledger")
+    status.add_argument("--config", type=Path, help="TOML settings file")
+    status.add_argument("--state-db", help="the job's ledger")
+    status.add_argument("--limit", type=int, default=10, help="how many runs (10)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = (
+        "ca_db", "profile", "state_db", "threshold", "replacement_window", "since", "until",
+        "out", "no_mail",
+    )
+    flags = {name: getattr(args, name, None) for name in names}
+    flags["schedule_cron"] = getattr(args, "cron", None)
+    flags["schedule_timezone"] = getattr(args, "timezone", None)
+    return load_settings(flags, config_file=getattr(args, "config", None))
+
+
+def summary_line(outcome: RunOutcome) -> str:
+    """The one line a run leaves in the log."""
+    return (
+        f"run {outcome.run_id} window [{outcome.since.isoformat()}, {outcome.until.isoformat()}) "
+        f"found={outcome.cases_found} new={outcome.cases_new} "
+        f"already_reported={outcome.already_reported} mailed={str(outcome.mailed).lower()} "
+        f"message_id={outcome.message_id} record_problems={outcome.problems}"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    outcome = run_once(settings, utcnow())
+    log.info("%s", summary_line(outcome))
+    for name, path in outcome.outputs.items():
+        if name == "report.html":
+            print(f"report: {path}")
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from jobs.schedule import serve
+
+    settings = _settings(args)
+
+    def nightly() -> None:
+        log.info("%s", summary_line(run_once(settings, utcnow())))
+
+    return serve(
+        nightly,
+        cron=settings.schedule_cron,
+        timezone=settings.schedule_timezone,
+        run_now=args.run_now,
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from jobs import demo
+    from jobs.mailsink import MailSink
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    now = utcnow()
+    ca_path = out / "demo-ca.sqlite"
+    state_path = out / "demo-state.sqlite"
+    for stale in (state_path, Path(f"{state_path}.lock")):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(out / "mailbox", ignore_errors=True)
+    data = demo.create_sqlite(ca_path, now, overwrite=True)
+    print(f"demo CA database: {ca_path} ({len(data.issuance)} certificates, "
+          f"{len(data.revocation)} revocations)")
+    with MailSink(directory=out / "mailbox") as sink:
+        settings = Settings(
+            ca_db=f"sqlite:///{ca_path.resolve()}",
+            state_db=f"sqlite:///{state_path.resolve()}",
+            out=out,
+            smtp_host=sink.host,
+            smtp_port=sink.port,
+            smtp_security="none",
+            mail_from="revwatch@ca.example",
+            mail_to=("compliance@ca.example",),
+        )
+        outcome = run_once(settings, now)
+        received = len(sink.messages)
+    print(summary_line(outcome))
+    print(f"mail: {received} message(s) delivered to the SMTP sink on {sink.host}:{sink.port}, "
+          f"saved in {out / 'mailbox'}")
+    print(f"report: {(out / 'report.html').resolve()}")
+    print(f"try:    revwatch run --ca-db sqlite:///{ca_path.resolve()} --no-mail --out {out}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from jobs.state import Ledger
+
+    settings = load_settings({"state_db": args.state_db}, config_file=args.config)
+    url = settings.state_url()
+    ledger = Ledger.open(url)
+    try:
+        runs = ledger.recent_runs(args.limit)
+    finally:
+        ledger.close()
+    print(f"ledger: {redact_url(url)}")
+    if not runs:
+        print("no runs yet")
+    for run in runs:
+        print(
+            f"{run['started_at']}  {run['outcome']:<7}  [{run['window_since']}, "
+            f"{run['window_until']})  found={run['cases_found']} new={run['cases_new']}"
+            + (f"  error: {run['error']}" if run["error"] else "")
+        )
+    return 0
+
+
+COMMANDS = {"run": _run, "schedule": _schedule, "demo": _demo, "status": _status}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # aiosmtpd (the demo's sink) logs every SMTP command at INFO; only its problems matter here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args)
+    except RevwatchError as exc:
+        print(f"revwatch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("revwatch: interrupted", file=sys.stderr)
+        return 130

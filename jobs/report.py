@@ -1,0 +1,393 @@
+"""The report: one context object, rendered as HTML and text mail bodies, CSV and JSON.
+
+Owns the ordering of cases in a report, the summary counts, the Jinja2 environment and its
+filters (every human formatting of durations, timestamps, serials and name edits), and the CSV and
+JSON serialisations. It must not read the CA database, enrich cases, send mail or touch state; its
+only I/O is reading templates from `jobs.resources.templates_dir()`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from jobs import durations
+from jobs.model import Case, EditStep, NameChange, normalise_serial
+from jobs.resources import templates_dir
+
+# The label enrichment gives a case whose replacement differs from it by a likely typo: the
+# founding incident's pattern, so those cards come first.
+SUSPICIOUS_LABEL = "likely-typo"
+MISSING = "—"
+UNKNOWN = "unknown"
+CSV_COLUMNS = (
+    "issuer", "serial", "sha256", "names", "subject", "issued_at", "revoked_at",
+    "seconds_to_revocation", "reason", "revoked_by", "comment", "subscriber",
+    "replacement_serial", "replacement_sha256", "replacement_names", "name_changes", "labels",
+)  # fmt: skip
+# Control characters could forge lines in the text mail; bidi overrides can make a name read as
+# another. Subscribers write these fields, so both are shown as escapes rather than obeyed.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts over the cases of one report; each breakdown is (name, count), largest first.
+
+    `by_reason` uses the RFC 5280 reason name, `by_operator` the revocation's `revoked_by`
+    ("unknown" when the CA did not record one), `by_issuer` the issuing CA's DN, `by_label` each
+    label of each case (a case with two labels counts twice). `with_replacement` is how many cases
+    have a replacement certificate.
+    """
+
+    total: int
+    by_reason: tuple[tuple[str, int], ...]
+    by_operator: tuple[tuple[str, int], ...]
+    by_issuer: tuple[tuple[str, int], ...]
+    by_label: tuple[tuple[str, int], ...]
+    with_replacement: int
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a report says; the one object every template receives, as `report`.
+
+    generated_at: the run's `now` (UTC), when the report was made.
+    source: a human label of the CA database, without credentials ("" when the caller gave none).
+    run_id: the pipeline's identifier of this run, or None.
+    since, until: the half-open window [since, until) of revocations examined (UTC).
+    threshold_seconds: a revocation this soon after issuance (or sooner) is a case.
+    already_reported: cases in the window that an earlier run reported; they are not repeated.
+    cases: the cases, most suspicious first (labelled `likely-typo` first, then shortest time to
+        revocation, unknown times last, then issuer and serial so the order is stable).
+    summary: the counts over `cases`.
+    """
+
+    generated_at: datetime
+    source: str
+    run_id: str | None
+    since: datetime
+    until: datetime
+    threshold_seconds: int
+    already_reported: int
+    cases: tuple[Case, ...]
+    summary: Summary
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """The four renderings of one report, plus the mail subject."""
+
+    subject: str  # mail subject, e.g. "[revwatch] 3 early revocations, <since> to <until> UTC"
+    html: str  # report.html: the HTML mail body
+    text: str  # report.txt: the plain-text mail body
+    csv: str  # early-revocations.csv
+    json: str  # report.json
+
+
+def case_order(case: Case) -> tuple[bool, bool, int, str, str]:
+    """The sort key putting the most suspicious case first (see `ReportContext.cases`)."""
+    seconds, (issuer, serial) = case.seconds_to_revocation, case.key
+    return (SUSPICIOUS_LABEL not in case.labels, seconds is None, seconds or 0, issuer, serial)
+
+
+def _counts(values: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(Counter(values).items(), key=lambda item: (-item[1], item[0])))
+
+
+def build_context(
+    cases: Sequence[Case],
+    *,
+    since: datetime,
+    until: datetime,
+    threshold_seconds: int,
+    now: datetime,
+    already_reported: int = 0,
+    source: str = "",
+    run_id: str | None = None,
+) -> ReportContext:
+    """Order the cases and count them; ValueError on a window or count that makes no sense."""
+    if any(moment.tzinfo is None for moment in (since, until, now)):
+        raise ValueError("report since, until and now must be timezone-aware")
+    if until < since:
+        raise ValueError(f"report window ends before it starts: {since} > {until}")
+    if threshold_seconds < 0 or already_reported < 0:
+        raise ValueError("report threshold and already_reported must not be negative")
+    ordered = tuple(sorted(cases, key=case_order))
+    summary = Summary(
+        total=len(ordered),
+        by_reason=_counts(c.revocation.reason for c in ordered),
+        by_operator=_counts(_text(c.revocation.revoked_by) or UNKNOWN for c in ordered),
+        by_issuer=_counts(_text(c.certificate.issuer) or UNKNOWN for c in ordered),
+        by_label=_counts(label for c in ordered for label in c.labels),
+        with_replacement=sum(1 for c in ordered if c.replacement is not None),
+    )
+    return ReportContext(
+        generated_at=now.astimezone(UTC),
+        source=source,
+        run_id=run_id,
+        since=since.astimezone(UTC),
+        until=until.astimezone(UTC),
+        threshold_seconds=threshold_seconds,
+        already_reported=already_reported,
+        cases=ordered,
+        summary=summary,
+    )
+
+
+# --- filters: every human formatting lives here ---------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    """A field as text, or None when absent: None, pandas' NaN/NaT and "" all mean absent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    return None if text in ("", "nan", "NaT", "None") else text
+
+
+def show(value: object, missing: str = MISSING) -> str:
+    """A subscriber-written field made safe to print: absent -> "—", control characters escaped."""
+    text = _text(value)
+    if text is None:
+        return missing
+    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def format_duration(seconds: object) -> str:
+    """Seconds in words ("4 h 38 min", "23 min"); "unknown" when absent."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or math.isnan(seconds):
+        return UNKNOWN
+    return durations.format_duration(int(seconds))
+
+
+def format_utc(moment: object) -> str:
+    """A timestamp as "2026-11-25 12:17 UTC"; "unknown" when absent."""
+    if not isinstance(moment, datetime):
+        return UNKNOWN
+    return _as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # Naive times should not reach here (the source normalises to UTC); read them as UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso(moment: object) -> str | None:
+    """ISO 8601 with the UTC offset written out (`+00:00`), None when absent."""
+    return _as_utc(moment).isoformat() if isinstance(moment, datetime) else None
+
+
+def format_serial(value: object) -> str:
+    """A serial as lower-case hex; a malformed one is shown as written, escaped."""
+    text = _text(value)
+    try:
+        return MISSING if text is None else normalise_serial(text)
+    except ValueError:
+        return show(text)
+
+
+def crtsh_url(sha256: str) -> str:
+    """The crt.sh page of a certificate, by the SHA-256 of its DER."""
+    return f"https://crt.sh/?sha256={sha256}"
+
+
+def replacement_delay(case: Case) -> int | None:
+    """Seconds from the revocation to the replacement's issuance (negative: issued before)."""
+    issued = case.replacement.issuance_time if case.replacement else None
+    revoked = case.revocation.revoked_at
+    delay = _as_utc(issued) - _as_utc(revoked) if issued and revoked else None
+    return None if delay is None else int(delay.total_seconds())
+
+
+def relative(seconds: int | None) -> str:
+    """A replacement delay in words: "23 min after", "5 min before", "unknown"."""
+    when = "before" if seconds is not None and seconds < 0 else "after"
+    return UNKNOWN if seconds is None else f"{format_duration(abs(seconds))} {when}"
+
+
+# How each edit op is shown; `{0}` is the revoked side, `{1}` the replacement's. An op this
+# module does not know is shown as a substitution rather than dropped.
+_EDIT_HTML = {"equal": "{1}", "insert": "<ins>{1}</ins>", "delete": "<del>{0}</del>"}
+_EDIT_TEXT = {"equal": "{1}", "insert": "[+{1}]", "delete": "[-{0}]", "transpose": "[{0}<>{1}]"}
+
+
+def _edit(change: NameChange, formats: dict[str, str], default: str) -> list[tuple[str, str, str]]:
+    # Without an alignment, the whole name counts as replaced.
+    steps = change.edit or (EditStep("substitute", change.before, change.after),)
+    return [(formats.get(s.op, default), show(s.before), show(s.after or s.before)) for s in steps]
+
+
+def edit_html(change: NameChange) -> Markup:
+    """The replacement name with the edit marked: `mail.cua<ins>l</ins>tis.net`, escaped."""
+    parts = _edit(change, _EDIT_HTML, "<del>{0}</del><ins>{1}</ins>")
+    return Markup("").join(Markup(fmt).format(before, after) for fmt, before, after in parts)
+
+
+def edit_text(change: NameChange) -> str:
+    """The edit in plain text: `mail.cua[+l]tis.net`, `[-x]`, `[x->y]`, `[xy<>yx]`."""
+    parts = _edit(change, _EDIT_TEXT, "[{0}->{1}]")
+    return "".join(fmt.format(before, after) for fmt, before, after in parts)
+
+
+def wrap(text: str, prefix: str, width: int = 98) -> str:
+    """`prefix` + `text`, wrapped under ~100 columns with continuation lines aligned."""
+    indent = " " * len(prefix)
+    return textwrap.fill(
+        text, width=width, initial_indent=prefix, subsequent_indent=indent,
+        break_long_words=True, break_on_hyphens=False,
+    ) or prefix.rstrip()  # fmt: skip
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 early revocation", "3 early revocations"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+FILTERS: dict[str, Callable[..., Any]] = dict(
+    show=show, duration=format_duration, utc=format_utc, serial=format_serial, crtsh=crtsh_url,
+    replacement_delay=replacement_delay, relative=relative, edit_html=edit_html,
+    edit_text=edit_text, wrap=wrap, plural=plural,
+)  # fmt: skip
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of every template: HTML autoescaped, undefined names an error."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+# --- serialisations --------------------------------------------------------------------------
+
+
+def case_json(case: Case) -> dict[str, Any]:
+    """One case in report.json; beyond the contract, `replacement_delay_seconds` (revocation to
+    the replacement's issuance) and `replacement.issuer`."""
+    cert, rev, diff = case.certificate, case.revocation, case.diff
+    replacement, repl = None, case.replacement
+    if repl is not None:
+        replacement = {
+            "serial": format_serial(repl.serial),
+            "sha256": repl.sha256,
+            "names": list(repl.names),
+            "issued_at": iso(repl.issuance_time),
+            "subject": _text(repl.subject),
+            "issuer": repl.issuer,
+        }
+    return {
+        "issuer": cert.issuer,
+        "serial": format_serial(cert.serial),
+        "sha256": cert.sha256,
+        "names": list(cert.names),
+        "subject": _text(cert.subject),
+        "subscriber": _text(cert.subscriber),
+        "issued_at": iso(cert.issuance_time),
+        "revoked_at": iso(rev.revoked_at),
+        "seconds_to_revocation": case.seconds_to_revocation,
+        "reason": rev.reason,
+        "reason_code": rev.reason_code,
+        "revoked_by": _text(rev.revoked_by),
+        "comment": _text(rev.comment),
+        "replacement": replacement,
+        "replacement_reason": _text(case.replacement_reason),
+        "replacement_delay_seconds": replacement_delay(case),
+        "candidate_count": case.candidate_count,
+        # {before, after, distance, edit: [{op, before, after}]}; json writes the tuples as lists.
+        "name_changes": [asdict(change) for change in (diff.name_changes if diff else ())],
+        "names_added": list(diff.added) if diff else [],
+        "names_removed": list(diff.removed) if diff else [],
+        "key_reused": diff.key_reused if diff else None,
+        "labels": list(case.labels),
+        "findings": [
+            {"code": f.code, "severity": f.severity.value, "message": f.message}
+            for f in case.all_findings
+        ],
+    }
+
+
+def to_json(context: ReportContext) -> str:
+    """report.json: the contract in the assignment; `summary` holds `total`, `with_replacement`
+    and the breakdowns `by_reason`, `by_operator`, `by_issuer`, `by_label` as {name: count}."""
+    document = {
+        "generated_at": iso(context.generated_at),
+        "source": context.source,
+        "run_id": context.run_id,
+        "window": {"since": iso(context.since), "until": iso(context.until)},
+        "threshold_seconds": context.threshold_seconds,
+        "already_reported": context.already_reported,
+        "summary": {
+            k: dict(v) if isinstance(v, tuple) else v for k, v in asdict(context.summary).items()
+        },
+        "cases": [case_json(case) for case in context.cases],
+    }
+    return json.dumps(document, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def _cell(value: object) -> str:
+    text = _text(value) or ""
+    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+
+
+def to_csv(context: ReportContext) -> str:
+    """early-revocations.csv: one row per case, in report order, formula-like cells defused.
+
+    Each row is read off the case's report.json object, so the two files cannot disagree."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for case in context.cases:
+        row = case_json(case)
+        repl = row["replacement"] or {}
+        changes = (f"{c['before']}>{c['after']}({c['distance']})" for c in row["name_changes"])
+        row |= {
+            "names": " ".join(row["names"]),
+            "replacement_serial": repl.get("serial"),
+            "replacement_sha256": repl.get("sha256"),
+            "replacement_names": " ".join(repl.get("names", ())),
+            "name_changes": " ".join(changes),
+            "labels": " ".join(row["labels"]),
+        }
+        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def subject_line(context: ReportContext) -> str:
+    """The mail subject: the count and the window, so a quiet night reads differently."""
+    count = context.summary.total
+    what = plural(count, "early revocation") if count else "no early revocations"
+    window = f"{context.since:%Y-%m-%d %H:%M} to {context.until:%Y-%m-%d %H:%M} UTC"
+    return f"[revwatch] {what}, {window}"
+
+
+def render(context: ReportContext) -> RenderedReport:
+    """Render all four outputs; template errors (a typo, a missing field) raise."""
+    env = environment()
+    return RenderedReport(
+        subject=subject_line(context),
+        html=env.get_template("report.html").render(report=context),
+        text=env.get_template("report.txt").render(report=context),
+        csv=to_csv(context),
+        json=to_json(context),
+    )

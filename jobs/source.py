@@ -1,0 +1,149 @@
+"""[1] The CA database: the job's read-only view of issuance and revocation records.
+
+Owns running the profile's SQL (from `sql/profiles/<profile>/`) with bound parameters and handing
+the rows on as pandas frames whose column types are the same whatever the database: times are
+`datetime64[us, UTC]` (NaT when missing or unreadable), `der` is `bytes` or None, text is text or
+None. The join and the window filter run in the database; pandas only ever sees joined rows.
+It must not decide what is an anomaly (detection does) nor write anything anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from jobs import queries
+from jobs.config import redact_url
+from jobs.engines import ca_engine, describe_error
+from jobs.errors import SourceError
+
+TIME_COLUMNS = ("revoked_at", "not_before", "not_after", "issued_at")
+# The subscribers of one replacement query; keeps each IN list well under every driver's limits.
+CANDIDATE_BATCH = 500
+STATEMENTS = ("early_revocations", "replacement_candidates")
+
+
+class CaDatabase:
+    """One CA database read through one profile's statements."""
+
+    def __init__(self, url: URL, profile: str = "generic", engine: Engine | None = None) -> None:
+        self.label = redact_url(url)
+        self.engine = engine if engine is not None else ca_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.statements = queries.load(f"profiles/{profile}", self.dialect)
+        self.statements.require(*STATEMENTS)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise SourceError(f"CA database {self.label}: {describe_error(exc)}") from None
+
+    def _bind_time(self, value: datetime) -> Any:
+        # SQLite keeps ISO text and MySQL DATETIME has no zone: both get naive-UTC spellings.
+        if self.dialect == "sqlite":
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        if self.dialect == "mysql":
+            return value.replace(tzinfo=None)
+        return value
+
+    def _frame(self, connection: Connection, name: str, params: dict[str, Any]) -> pd.DataFrame:
+        statement = self.statements[name]
+        result = connection.execute(statement.clause(), params)
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return normalise(frame)
+
+    def early_revocations(
+        self, since: datetime, until: datetime, threshold: timedelta
+    ) -> pd.DataFrame:
+        """Revocations in [since, until) at most `threshold` after issuance, with their issuance."""
+        params = {
+            "since": self._bind_time(since),
+            "until": self._bind_time(until),
+            "threshold_seconds": int(threshold.total_seconds()),
+        }
+        with self._connection() as connection:
+            return self._frame(connection, "early_revocations", params)
+
+    def replacement_candidates(
+        self, wanted: Sequence[tuple[str, datetime, datetime]]
+    ) -> pd.DataFrame:
+        """Certificates of the given subscribers issued within each one's [earliest, latest].
+
+        `wanted` holds (subscriber, earliest, latest). Subscribers are queried in batches, sorted
+        by time so that each batch's combined range stays narrow; one query per batch.
+        """
+        ordered = sorted(wanted, key=lambda item: (item[1], item[0]))
+        frames = []
+        with self._connection() as connection:
+            for start in range(0, len(ordered), CANDIDATE_BATCH):
+                batch = ordered[start : start + CANDIDATE_BATCH]
+                params = {
+                    "subscribers": sorted({subscriber for subscriber, _, _ in batch}),
+                    "earliest": self._bind_time(min(item[1] for item in batch)),
+                    "latest": self._bind_time(max(item[2] for item in batch)),
+                }
+                frames.append(self._frame(connection, "replacement_candidates", params))
+        if not frames:
+            return normalise(pd.DataFrame())
+        frame = pd.concat(frames, ignore_index=True)
+        return frame.drop_duplicates(subset=["issuer_dn", "serial"], ignore_index=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _to_bytes(value: Any) -> bytes | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return None
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every dialect's rows the same column types (see the module docstring)."""
+    frame = frame.copy()
+    for column in TIME_COLUMNS:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            # SQLite text: keep unreadable spellings as NaT; detection names the record.
+            parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
+            parsed = values.dt.tz_convert("UTC")
+        else:
+            parsed = pd.to_datetime(values, errors="coerce").dt.tz_localize("UTC")
+        frame[column] = parsed.astype("datetime64[us, UTC]")
+    if "der" in frame.columns:
+        frame["der"] = frame["der"].map(_to_bytes).astype(object)
+    if "issuance_found" in frame.columns:
+        frame["issuance_found"] = frame["issuance_found"].fillna(False).astype(bool)
+    return frame
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with None for missing values and aware datetimes for times.
+
+    pandas' `nan` is truthy, so it must never leave this boundary (stack notes).
+    """
+    if frame.empty:
+        return []
+    plain = frame.astype(object).where(frame.notna(), None)
+    rows = plain.to_dict(orient="records")
+    for row in rows:
+        for column in TIME_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, pd.Timestamp):
+                row[column] = value.to_pydatetime()
+    return [{str(k): v for k, v in row.items()} for row in rows]

@@ -1,0 +1,7 @@
+-- Returns: the successful run whose window ends last (the watermark), if any.
+-- Params:
+SELECT run_id, window_since, window_until
+FROM revwatch_runs
+WHERE outcome = 'success'
+ORDER BY window_until DESC, finished_at DESC
+LIMIT 1

@@ -1,0 +1,306 @@
+"""Tests for jobs.enrich: the golden cases under tests/golden/enrich, then the edges.
+
+Adding a golden case is dropping a directory with `input.json` and `expected.json` into
+tests/golden/enrich/; the loader below picks up every directory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.enrich import FINDING_CODES, LABELS, enrich
+from jobs.model import Case, Certificate, Finding, Revocation, Severity
+
+GOLDEN = Path(__file__).parent / "golden" / "enrich"
+CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
+
+
+def certificate_from(columns: dict[str, Any]) -> Certificate:
+    issued = columns.get("issued_at")
+    return Certificate(
+        issuer=columns["issuer"],
+        serial=columns["serial"],
+        subscriber=columns.get("subscriber"),
+        names=tuple(columns.get("names", ())),
+        subject=columns.get("subject"),
+        issued_at=datetime.fromisoformat(issued) if issued else None,
+        spki_sha256=columns.get("spki_sha256"),
+    )
+
+
+def case_from(data: dict[str, Any]) -> Case:
+    cert = certificate_from(data["certificate"])
+    rev = data["revocation"]
+    revoked_at = datetime.fromisoformat(rev["revoked_at"])
+    issued = cert.issuance_time
+    return Case(
+        certificate=cert,
+        revocation=Revocation(
+            issuer=cert.issuer,
+            serial=cert.serial,
+            revoked_at=revoked_at,
+            reason_code=rev.get("reason_code"),
+        ),
+        seconds_to_revocation=int((revoked_at - issued).total_seconds()) if issued else None,
+        findings=tuple(
+            Finding(f["code"], Severity(f["severity"]), f["message"])
+            for f in data.get("findings", ())
+        ),
+    )
+
+
+def outcome(case: Case) -> dict[str, Any]:
+    diff = case.diff
+    return {
+        "replacement": case.replacement.serial if case.replacement else None,
+        "labels": list(case.labels),
+        "name_changes": [
+            {"before": c.before, "after": c.after, "distance": c.distance}
+            for c in (diff.name_changes if diff else ())
+        ],
+        "added": list(diff.added) if diff else [],
+        "removed": list(diff.removed) if diff else [],
+        "finding_codes": sorted(f.code for f in (diff.findings if diff else ())),
+    }
+
+
+def test_there_are_enough_golden_cases() -> None:
+    assert len(CASES) >= 12
+
+
+@pytest.mark.parametrize("directory", CASES, ids=[p.name for p in CASES])
+def test_golden(directory: Path) -> None:
+    given = json.loads((directory / "input.json").read_text())
+    expected = json.loads((directory / "expected.json").read_text())
+    window = timedelta(days=given.get("replacement_window_days", 30))
+    [result] = enrich(
+        [case_from(given["case"])],
+        [certificate_from(c) for c in given["candidates"]],
+        replacement_window=window,
+    )
+    want = {key: expected[key] for key in outcome(result)}
+    assert outcome(result) == want
+    if "candidate_count" in expected:
+        assert result.candidate_count == expected["candidate_count"]
+    if "reason_contains" in expected:
+        assert result.replacement_reason is not None
+        assert expected["reason_contains"] in result.replacement_reason
+    assert set(result.labels) <= LABELS
+    assert result.replacement_reason
+
+
+# Edges the golden files do not show well.
+
+T0 = datetime(2024, 3, 5, 9, 12, tzinfo=UTC)
+
+
+def make_case(
+    serial: str = "a1",
+    names: tuple[str, ...] = ("mail.cuatis.net",),
+    subscriber: str | None = "acct-1",
+    issued: datetime | None = T0,
+    revoked: datetime = T0 + timedelta(hours=4, minutes=38),
+) -> Case:
+    cert = Certificate(
+        issuer="CA 1", serial=serial, subscriber=subscriber, names=names, issued_at=issued
+    )
+    return Case(
+        certificate=cert,
+        revocation=Revocation(issuer="CA 1", serial=serial, revoked_at=revoked),
+        seconds_to_revocation=int((revoked - issued).total_seconds()) if issued else None,
+    )
+
+
+def candidate(
+    serial: str,
+    names: tuple[str, ...],
+    issued: datetime | None,
+    subscriber: str | None = "acct-1",
+    issuer: str = "CA 1",
+) -> Certificate:
+    return Certificate(
+        issuer=issuer, serial=serial, subscriber=subscriber, names=names, issued_at=issued
+    )
+
+
+def test_reason_sentence_of_the_founding_incident() -> None:
+    case = make_case()
+    revoked_at = case.revocation.revoked_at
+    [result] = enrich(
+        [case],
+        [
+            candidate("b2", ("mail.cualtis.net",), revoked_at + timedelta(minutes=23)),
+            candidate("c3", ("other.cualtis.net",), revoked_at + timedelta(minutes=2)),
+            candidate("d4", ("mail.cualtis.com",), revoked_at + timedelta(days=2, hours=3)),
+        ],
+    )
+    assert result.replacement is not None and result.replacement.serial == "b2"
+    assert result.candidate_count == 3
+    assert result.replacement_reason == (
+        "same subscriber, 1 of 1 names within distance 1, issued 23 min after revocation; "
+        "3 candidates"
+    )
+
+
+def test_time_proximity_breaks_ties_in_names() -> None:
+    case = make_case(names=("a.example",))
+    revoked_at = case.revocation.revoked_at
+    [result] = enrich(
+        [case],
+        [
+            candidate("far", ("a.example",), revoked_at + timedelta(days=3)),
+            candidate("near", ("a.example",), revoked_at - timedelta(hours=1)),
+            candidate("mid", ("a.example",), revoked_at + timedelta(hours=2)),
+        ],
+    )
+    assert result.replacement is not None and result.replacement.serial == "near"
+    assert result.replacement_reason is not None
+    assert "1 of 1 names kept, issued 1 h before revocation" in result.replacement_reason
+
+
+def test_the_revoked_certificate_itself_and_duplicates_are_not_candidates() -> None:
+    case = make_case(names=("a.example",))
+    later = case.revocation.revoked_at + timedelta(hours=1)
+    same_serial_other_issuer = candidate("a1", ("b.example",), later, issuer="CA 2")
+    [result] = enrich(
+        [case],
+        [
+            replace(case.certificate, issued_at=later),  # itself, even with another time
+            same_serial_other_issuer,
+            same_serial_other_issuer,
+        ],
+    )
+    assert result.candidate_count == 1
+    assert result.replacement == same_serial_other_issuer
+
+
+def test_window_bounds() -> None:
+    case = make_case(names=("a.example",))
+    end = case.revocation.revoked_at + timedelta(days=30)
+    [result] = enrich(
+        [case],
+        [
+            candidate("at-issuance", ("a.example",), T0),
+            candidate("undated", ("a.example",), None),
+            candidate("naive", ("a.example",), datetime(2024, 3, 6)),
+            candidate("at-end", ("other.test",), end),
+            candidate("past-end", ("a.example",), end + timedelta(seconds=1)),
+        ],
+    )
+    assert result.candidate_count == 1
+    assert result.replacement is not None and result.replacement.serial == "at-end"
+    assert result.labels == ("names-added", "names-removed")
+
+
+def test_a_shorter_window_is_honoured() -> None:
+    case = make_case(names=("a.example",))
+    later = case.revocation.revoked_at + timedelta(days=2)
+    [result] = enrich(
+        [case], [candidate("b2", ("a.example",), later)], replacement_window=timedelta(days=1)
+    )
+    assert result.replacement is None
+    assert result.labels == ("no-replacement",)
+    assert (
+        result.replacement_reason is not None
+        and "1 d after revocation" in result.replacement_reason
+    )
+
+
+def test_revoked_certificate_without_time_gets_a_symmetric_window() -> None:
+    case = make_case(names=("a.example",), issued=None)
+    revoked_at = case.revocation.revoked_at
+    [result] = enrich(
+        [case],
+        [
+            candidate("before", ("a.example",), revoked_at - timedelta(days=29)),
+            candidate("too-early", ("a.example",), revoked_at - timedelta(days=31)),
+        ],
+    )
+    assert result.candidate_count == 1
+    assert result.replacement is not None and result.replacement.serial == "before"
+    assert result.replacement_reason is not None
+    assert "no issuance time" in result.replacement_reason
+
+
+def test_order_is_kept_and_subscribers_do_not_mix() -> None:
+    first = make_case(serial="a1", names=("one.exmaple",), subscriber="acct-1")
+    second = make_case(serial="a2", names=("two.exmaple",), subscriber="acct-2")
+    third = make_case(serial="a3", names=("three.example",), subscriber=None)
+    later = first.revocation.revoked_at + timedelta(minutes=5)
+    results = enrich(
+        [first, second, third],
+        iter(
+            [
+                candidate("b2", ("two.example",), later, subscriber="acct-2"),
+                candidate("b1", ("one.example",), later, subscriber="acct-1"),
+                candidate("b3", ("three.example",), later, subscriber=None),
+            ]
+        ),
+    )
+    assert [r.key for r in results] == [first.key, second.key, third.key]
+    assert [r.replacement.serial if r.replacement else None for r in results] == [
+        "b1",
+        "b2",
+        None,
+    ]
+    assert results[2].replacement_reason is not None
+    assert "no subscriber" in results[2].replacement_reason
+
+
+def test_a_broken_record_fails_only_its_own_case() -> None:
+    naive = make_case(
+        serial="bad", issued=datetime(2024, 3, 5, 9, 12), revoked=datetime(2024, 3, 5, 14, 0)
+    )
+    good = make_case(serial="good", names=("a.example",))
+    later = good.revocation.revoked_at + timedelta(minutes=5)
+    results = enrich(
+        [naive, good],
+        [
+            candidate("b1", ("mail.cualtis.net",), later),
+            candidate("b2", ("a.example",), later + timedelta(minutes=1)),
+        ],
+    )
+    failed = results[0]
+    assert failed.labels == ("data-problem",)
+    assert failed.replacement is None
+    [finding] = failed.findings
+    assert finding.code in FINDING_CODES
+    assert finding.severity is Severity.ERROR
+    assert "CA 1 serial bad" in finding.message
+    assert results[1].replacement is not None and results[1].replacement.serial == "b2"
+
+
+def test_many_candidates_are_indexed_not_scanned() -> None:
+    start = T0
+    subscribers = 2000
+    cases = [
+        make_case(serial=f"r{i}", names=(f"www.site{i}.exmaple",), subscriber=f"acct-{i}")
+        for i in range(0, subscribers, 2)
+    ]
+    candidates = [
+        candidate(
+            f"c{i}-{k}",
+            (f"www.site{i}.example" if k == 0 else f"api{k}.site{i}.example",),
+            start + timedelta(days=k * 7 + 1),
+            subscriber=f"acct-{i}",
+        )
+        for i in range(subscribers)
+        for k in range(50)
+    ]
+    began = time.perf_counter()
+    results = enrich(cases, candidates)
+    elapsed = time.perf_counter() - began
+    assert len(candidates) == 100_000
+    assert all(r.replacement is not None for r in results)
+    assert all(r.replacement.serial.endswith("-0") for r in results if r.replacement)
+    assert all(r.candidate_count == 5 for r in results)
+    assert all(r.labels == ("likely-typo",) for r in results)
+    # Scanning all 100k candidates per case would take minutes; the index takes about a second.
+    assert elapsed < 20, elapsed

@@ -1,0 +1,407 @@
+"""Tests of jobs.report: the four renderings of a report, built from hand-made cases."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import jinja2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from jobs.model import (
+    Case,
+    CertDiff,
+    Certificate,
+    EditStep,
+    Finding,
+    NameChange,
+    Revocation,
+    Severity,
+)
+from jobs.report import (
+    CSV_COLUMNS,
+    ReportContext,
+    build_context,
+    edit_text,
+    environment,
+    format_duration,
+    format_utc,
+    render,
+)
+
+ISSUER = "CN=Cualtis Issuing CA 1,O=Cualtis Trust,C=ES"
+T0 = datetime(2026, 11, 25, 12, 17, tzinfo=UTC)
+SINCE = datetime(2026, 11, 25, 2, 15, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 26, 2, 15, tzinfo=UTC)
+HOSTILE_SCRIPT = "<script>alert(1)</script>"
+HOSTILE_IMG = '"><img src=x onerror=alert(1)>'
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def make_der(key: ec.EllipticCurvePrivateKey, serial: int, names: list[str]) -> bytes:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cualtis Issuing CA 1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(T0)
+        .not_valid_after(T0 + timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture(scope="module")
+def seed(key: ec.EllipticCurvePrivateKey) -> Case:
+    """The founding incident: mail.cuatis.net revoked after 4 h 38 min, replaced 23 min later."""
+    revoked_at = T0 + timedelta(hours=4, minutes=38)
+    cert = Certificate(
+        issuer=ISSUER,
+        serial="00:0A:1B:2C",
+        subscriber="cust-0042",
+        names=("mail.cuatis.net",),
+        subject="CN=mail.cuatis.net",
+        issued_at=T0,
+        der=make_der(key, 0x0A1B2C, ["mail.cuatis.net"]),
+    )
+    repl = Certificate(
+        issuer=ISSUER,
+        serial="0a1b2d",
+        subscriber="cust-0042",
+        names=("mail.cualtis.net",),
+        subject="CN=mail.cualtis.net",
+        issued_at=revoked_at + timedelta(minutes=23),
+        der=make_der(key, 0x0A1B2D, ["mail.cualtis.net"]),
+    )
+    change = NameChange(
+        "mail.cuatis.net",
+        "mail.cualtis.net",
+        1,
+        (
+            EditStep("equal", "mail.cua", "mail.cua"),
+            EditStep("insert", "", "l"),
+            EditStep("equal", "tis.net", "tis.net"),
+        ),
+    )
+    diff = CertDiff(
+        added=("mail.cualtis.net",),
+        removed=("mail.cuatis.net",),
+        name_changes=(change,),
+        subject_before=cert.subject,
+        subject_after=repl.subject,
+        key_reused=True,
+        findings=(Finding("diff.name.typo", Severity.WARNING, "one letter inserted"),),
+    )
+    return Case(
+        certificate=cert,
+        revocation=Revocation(ISSUER, "0a1b2c", revoked_at, 4, "ra-officer-7", "typo in SAN"),
+        seconds_to_revocation=4 * 3600 + 38 * 60,
+        findings=(Finding("detect.revoked_early", Severity.INFO, "revoked within threshold"),),
+        replacement=repl,
+        replacement_reason="same subscriber, closest names",
+        candidate_count=2,
+        diff=diff,
+        labels=("likely-typo",),
+    )
+
+
+def bare_case(serial: str, seconds: int | None, **revocation: object) -> Case:
+    """A case with every optional field left empty, as detection alone would produce."""
+    rev = Revocation(ISSUER, serial, T0 + timedelta(hours=1), **revocation)  # type: ignore[arg-type]
+    return Case(Certificate(issuer=ISSUER, serial=serial), rev, seconds)
+
+
+def context(cases: list[Case], **kwargs: object) -> ReportContext:
+    args: dict[str, object] = {
+        "since": SINCE,
+        "until": UNTIL,
+        "threshold_seconds": 7 * 86400,
+        "now": UNTIL,
+        "source": "ca-db.internal/ejbca",
+        "run_id": "run-1",
+    }
+    args.update(kwargs)
+    return build_context(cases, **args)  # type: ignore[arg-type]
+
+
+def test_seed_case_highlights_the_typo_in_every_format(seed: Case) -> None:
+    out = render(context([seed]))
+    assert "mail.cua<ins>l</ins>tis.net" in out.html
+    assert "mail.cua[+l]tis.net" in out.text
+    assert "4 h 38 min" in out.html and "4 h 38 min" in out.text
+    assert "23 min after the revocation" in out.text
+    assert "23 min after the revocation" in out.html
+    assert out.subject == (
+        "[revwatch] 1 early revocation, 2026-11-25 02:15 to 2026-11-26 02:15 UTC"
+    )
+    for cert in (seed.certificate, seed.replacement):
+        assert cert is not None and cert.der is not None
+        url = f"https://crt.sh/?sha256={hashlib.sha256(cert.der).hexdigest()}"
+        assert f'href="{url}"' in out.html
+        assert url in out.text
+    assert "2026-11-25 12:17 UTC" in out.html
+    assert "a1b2c" in out.html and "00:0A:1B:2C" not in out.html
+    assert "same subscriber, closest names (2 candidates)" in out.text
+    assert "[warning] diff.name.typo: one letter inserted" in out.text
+    assert "ra-officer-7" in out.html and "superseded" in out.html
+    assert '">likely-typo</span>' in out.html
+
+
+def test_hostile_fields_are_escaped_in_html(seed: Case) -> None:
+    cert = replace(
+        seed.certificate,
+        subject=HOSTILE_SCRIPT,
+        names=(HOSTILE_IMG, 'it\'s "quoted"'),
+        subscriber=HOSTILE_SCRIPT,
+    )
+    rev = replace(seed.revocation, revoked_by=HOSTILE_IMG, comment=HOSTILE_SCRIPT)
+    change = NameChange(HOSTILE_IMG, "<b>x</b>", 3, (EditStep("insert", "", "<b>x</b>"),))
+    assert seed.diff is not None
+    case = replace(
+        seed,
+        certificate=cert,
+        revocation=rev,
+        labels=(HOSTILE_IMG,),
+        replacement_reason=HOSTILE_SCRIPT,
+        diff=replace(seed.diff, name_changes=(change,), added=(HOSTILE_IMG,)),
+        findings=(Finding("x.y", Severity.ERROR, HOSTILE_IMG),),
+    )
+    out = render(context([case], source=HOSTILE_SCRIPT, run_id=HOSTILE_IMG))
+    for raw in (HOSTILE_SCRIPT, HOSTILE_IMG, "<img", "<b>x</b>", 'it\'s "quoted"'):
+        assert raw not in out.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out.html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in out.html
+    assert "<ins>&lt;b&gt;x&lt;/b&gt;</ins>" in out.html
+    assert "it&#39;s &#34;quoted&#34;" in out.html
+    # The text body is not HTML: it shows the field as written, with no markup of our own.
+    assert HOSTILE_SCRIPT in out.text
+    assert json.loads(out.json)["cases"][0]["subject"] == HOSTILE_SCRIPT
+
+
+def test_control_and_bidi_characters_cannot_forge_lines(seed: Case) -> None:
+    forged = "evil.example\nRevoked by:      nobody\u202e"
+    case = replace(seed, certificate=replace(seed.certificate, names=(forged,)))
+    out = render(context([case]))
+    assert "\nRevoked by:      nobody" not in out.text
+    assert "evil.example\\u000aRevoked by:      nobody\\u202e" in out.text
+    assert "\u202e" not in out.html
+
+
+def test_edit_steps_in_text() -> None:
+    steps = (
+        EditStep("equal", "ab", "ab"),
+        EditStep("delete", "x", ""),
+        EditStep("substitute", "c", "d"),
+        EditStep("transpose", "ef", "fe"),
+    )
+    assert edit_text(NameChange("abxcef", "abdfe", 3, steps)) == "ab[-x][c->d][ef<>fe]"
+    # Without an alignment the whole name reads as replaced, never as empty.
+    assert edit_text(NameChange("a.com", "b.com", 1)) == "[a.com->b.com]"
+
+
+def test_json_has_the_contract_keys_and_types(seed: Case) -> None:
+    data = json.loads(render(context([seed, bare_case("ff", 60)], already_reported=3)).json)
+    assert list(data)[:8] == [
+        "generated_at", "source", "run_id", "window", "threshold_seconds",
+        "already_reported", "summary", "cases",
+    ]  # fmt: skip
+    assert data["window"] == {"since": "2026-11-25T02:15:00+00:00", "until": UNTIL.isoformat()}
+    assert data["generated_at"] == "2026-11-26T02:15:00+00:00"
+    assert (data["threshold_seconds"], data["already_reported"]) == (604800, 3)
+    assert (data["source"], data["run_id"]) == ("ca-db.internal/ejbca", "run-1")
+    first, second = data["cases"]
+    assert seed.certificate.der is not None
+    assert first["sha256"] == hashlib.sha256(seed.certificate.der).hexdigest()
+    assert first["serial"] == "a1b2c"
+    assert first["issuer"] == ISSUER
+    assert first["names"] == ["mail.cuatis.net"]
+    assert first["issued_at"] == "2026-11-25T12:17:00+00:00"
+    assert first["revoked_at"] == "2026-11-25T16:55:00+00:00"
+    assert first["seconds_to_revocation"] == 16680
+    assert (first["reason"], first["reason_code"]) == ("superseded", 4)
+    assert first["replacement"]["serial"] == "a1b2d"
+    assert set(first["replacement"]) >= {"serial", "sha256", "names", "issued_at", "subject"}
+    assert first["candidate_count"] == 2 and first["key_reused"] is True
+    assert first["name_changes"] == [
+        {
+            "before": "mail.cuatis.net",
+            "after": "mail.cualtis.net",
+            "distance": 1,
+            "edit": [
+                {"op": "equal", "before": "mail.cua", "after": "mail.cua"},
+                {"op": "insert", "before": "", "after": "l"},
+                {"op": "equal", "before": "tis.net", "after": "tis.net"},
+            ],
+        }
+    ]
+    assert first["labels"] == ["likely-typo"]
+    assert first["findings"][1] == {
+        "code": "diff.name.typo",
+        "severity": "warning",
+        "message": "one letter inserted",
+    }
+    # The bare case: absent values are JSON null or empty lists, never the string "None".
+    assert second["sha256"] is None and second["replacement"] is None
+    assert second["revoked_by"] is None and second["reason"] == "unspecified"
+    assert second["name_changes"] == [] and second["labels"] == [] and second["key_reused"] is None
+    assert data["summary"]["total"] == 2
+
+
+def test_csv_parses_one_row_per_case_and_defuses_formulas(seed: Case) -> None:
+    evil = replace(
+        bare_case("0b", 120, revoked_by="@SUM(1+1)", comment="+cmd|' /C calc'!A0"),
+        certificate=Certificate(
+            issuer=ISSUER,
+            serial="0b",
+            names=("-2+3.example",),
+            subject='=HYPERLINK("http://x","y")',
+            subscriber="\tTAB",
+        ),
+    )
+    rows = list(csv.DictReader(io.StringIO(render(context([seed, evil])).csv)))
+    assert len(rows) == 2
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0]["serial"] == "a1b2c"
+    assert rows[0]["names"] == "mail.cuatis.net"
+    assert rows[0]["name_changes"] == "mail.cuatis.net>mail.cualtis.net(1)"
+    assert rows[0]["revoked_at"] == "2026-11-25T16:55:00+00:00"
+    assert rows[0]["seconds_to_revocation"] == "16680"
+    assert rows[0]["replacement_serial"] == "a1b2d"
+    assert rows[1]["subject"] == '\'=HYPERLINK("http://x","y")'
+    assert rows[1]["revoked_by"] == "'@SUM(1+1)"
+    assert rows[1]["comment"] == "'+cmd|' /C calc'!A0"
+    assert rows[1]["names"] == "'-2+3.example"
+    assert rows[1]["subscriber"] == "'\tTAB"
+    assert rows[1]["sha256"] == "" and rows[1]["issued_at"] == ""
+
+
+def test_quiet_night_says_so_and_names_the_window() -> None:
+    out = render(context([], already_reported=2, threshold_seconds=86400))
+    assert out.subject == (
+        "[revwatch] no early revocations, 2026-11-25 02:15 to 2026-11-26 02:15 UTC"
+    )
+    for body in (out.html, out.text):
+        assert "No early revocations in this window" in body
+        assert "2026-11-25 02:15 UTC to 2026-11-26 02:15 UTC" in body
+        assert "1 d" in body and "ca-db.internal/ejbca" in body
+        assert "2 cases in this window" in body
+    assert json.loads(out.json)["cases"] == []
+    assert out.csv.strip() == ",".join(CSV_COLUMNS)
+
+
+def test_absent_values_never_print_none_or_nan() -> None:
+    nan_case = bare_case("0c", None, comment=float("nan"), revoked_by=None)
+    out = render(context([nan_case, bare_case("0d", 30)], source="", run_id=None))
+    for body in (out.html, out.text, out.csv):
+        assert not re.search(r"\bNone\b", body)
+        assert not re.search(r"\bnan\b", body)
+    assert "unknown" in out.text and "—" in out.text
+    assert json.loads(out.json)["cases"][1]["comment"] is None
+
+
+def test_summary_counts_and_order_agree_across_outputs(seed: Case) -> None:
+    other_ca = "CN=Other CA"
+    cases = [
+        bare_case("01", 3600, reason_code=1, revoked_by="alice"),
+        replace(bare_case("02", None, revoked_by="alice"), labels=("replaced",)),
+        replace(
+            bare_case("03", 60, reason_code=1),
+            certificate=Certificate(issuer=other_ca, serial="03"),
+            labels=("replaced", "names-changed"),
+        ),
+        seed,
+    ]
+    ctx = context(cases, already_reported=4)
+    s = ctx.summary
+    assert s.total == 4 and s.with_replacement == 1
+    assert s.by_reason == (("keyCompromise", 2), ("superseded", 1), ("unspecified", 1))
+    assert s.by_operator == (("alice", 2), ("ra-officer-7", 1), ("unknown", 1))
+    assert s.by_issuer == ((ISSUER, 3), (other_ca, 1))
+    assert s.by_label == (("replaced", 2), ("likely-typo", 1), ("names-changed", 1))
+    # likely-typo first, then shortest time to revocation, unknown time last.
+    assert [c.revocation.serial for c in ctx.cases] == ["0a1b2c", "03", "01", "02"]
+    out = render(ctx)
+    data = json.loads(out.json)
+    assert [c["serial"] for c in data["cases"]] == ["a1b2c", "3", "1", "2"]
+    assert [r["serial"] for r in csv.DictReader(io.StringIO(out.csv))] == ["a1b2c", "3", "1", "2"]
+    assert data["summary"]["by_operator"] == {"alice": 2, "ra-officer-7": 1, "unknown": 1}
+    for body in (out.html, out.text):
+        headings = re.findall(r"\d\. ([^<\s]+)(?:</strong>)?\s+revoked", body)
+        assert "revoked, time since issuance unknown" in body
+        assert headings[0] == "mail.cuatis.net" and len(headings) == 4
+        assert "keyCompromise: 2" in body and "alice: 2" in body and "unknown: 1" in body
+    assert "Already reported:  4" in out.text
+
+
+def test_text_body_has_no_markup_and_short_lines(seed: Case) -> None:
+    long_subject = "CN=" + "x" * 150 + ", O=" + "y " * 80
+    case = replace(seed, certificate=replace(seed.certificate, subject=long_subject))
+    text = render(context([case])).text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert not re.search(r"</?(ins|del|td|tr|span|a)\b", text)
+    assert sum(len(run) for run in re.findall("x{10,}", text)) == 150  # wrapped, not cut
+
+
+def test_replacement_issued_before_revocation_reads_before(seed: Case) -> None:
+    assert seed.replacement is not None
+    early = replace(seed.replacement, issued_at=seed.revocation.revoked_at - timedelta(minutes=5))
+    out = render(context([replace(seed, replacement=early)]))
+    assert "5 min before the revocation" in out.text
+    assert json.loads(out.json)["cases"][0]["replacement_delay_seconds"] == -300
+
+
+def test_strict_undefined_and_autoescape_are_on(seed: Case) -> None:
+    env = environment()
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ report.no_such_field }}").render(report=context([seed]))
+    assert env.get_template("report.html").render(report=context([])).startswith("<!DOCTYPE")
+    autoescape = env.autoescape
+    assert callable(autoescape)
+    assert autoescape("report.html") is True and autoescape("report.txt") is False
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (16680, "4 h 38 min"),
+        (1380, "23 min"),
+        (2 * 86400 + 3 * 3600 + 59, "2 d 3 h"),
+        (7 * 86400, "7 d"),
+        (3600, "1 h"),
+        (45, "45 s"),
+        (None, "unknown"),
+        (float("nan"), "unknown"),
+    ],
+)
+def test_format_duration(seconds: int | None, words: str) -> None:
+    assert format_duration(seconds) == words
+
+
+def test_format_utc_converts_offsets() -> None:
+    cet = datetime(2026, 11, 25, 13, 17, tzinfo=UTC).astimezone()
+    assert format_utc(cet) == "2026-11-25 13:17 UTC"
+    assert format_utc(None) == "unknown"
+
+
+def test_build_context_rejects_nonsense_windows() -> None:
+    with pytest.raises(ValueError, match="ends before it starts"):
+        context([], since=UNTIL, until=SINCE)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        context([], now=datetime(2026, 11, 26))

@@ -57,8 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--until", help="window end, exclusive, ISO 8601 (default: now)")
     run.add_argument("--out", type=Path, help="also write the report files to this directory")
     run.add_argument(
-        "--no-mail", action="store_true", default=None, help="render and write; send nothing, "
-        "change no state"
+        "--no-mail",
+        action="store_true",
+        default=None,
+        help="render and write; send nothing, change no state",
     )
 
     schedule = commands.add_parser("schedule", help="run the job nightly as a daemon")
@@ -80,8 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = (
-        "ca_db", "profile", "state_db", "threshold", "replacement_window", "since", "until",
-        "out", "no_mail",
+        "ca_db",
+        "profile",
+        "state_db",
+        "threshold",
+        "replacement_window",
+        "since",
+        "until",
+        "out",
+        "no_mail",
     )
     flags = {name: getattr(args, name, None) for name in names}
     flags["schedule_cron"] = getattr(args, "cron", None)
@@ -138,8 +147,10 @@ def _demo(args: argparse.Namespace) -> int:
         stale.unlink(missing_ok=True)
     shutil.rmtree(out / "mailbox", ignore_errors=True)
     data = demo.create_sqlite(ca_path, now, overwrite=True)
-    print(f"demo CA database: {ca_path} ({len(data.issuance)} certificates, "
-          f"{len(data.revocation)} revocations)")
+    print(
+        f"demo CA database: {ca_path} ({len(data.issuance)} certificates, "
+        f"{len(data.revocation)} revocations)"
+    )
     with MailSink(directory=out / "mailbox") as sink:
         settings = Settings(
             ca_db=f"sqlite:///{ca_path.resolve()}",
@@ -154,8 +165,10 @@ def _demo(args: argparse.Namespace) -> int:
         outcome = run_once(settings, now)
         received = len(sink.messages)
     print(summary_line(outcome))
-    print(f"mail: {received} message(s) delivered to the SMTP sink on {sink.host}:{sink.port}, "
-          f"saved in {out / 'mailbox'}")
+    print(
+        f"mail: {received} message(s) delivered to the SMTP sink on {sink.host}:{sink.port}, "
+        f"saved in {out / 'mailbox'}"
+    )
     print(f"report: {(out / 'report.html').resolve()}")
     print(f"try:    revwatch run --ca-db sqlite:///{ca_path.resolve()} --no-mail --out {out}")
     return 0

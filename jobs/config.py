@@ -106,6 +106,16 @@ def _text(value: str) -> str:
     return str(value)
 
 
+def _count(value: str | int) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ConfigError(f"bad count {value!r}") from None
+    if count < 1:
+        raise ConfigError(f"bad count {value!r}: at least 1")
+    return count
+
+
 def _seconds(value: str | int | float) -> float:
     return parse_duration(value).total_seconds()
 
@@ -132,6 +142,8 @@ class Settings:
     smtp_timeout: float = 30.0
     smtp_ca_bundle: Path | None = None
     smtp_verify: bool = True
+    smtp_attempts: int = 4
+    smtp_backoff_cap: float = 60.0
     mail_from: str | None = None
     mail_to: tuple[str, ...] = ()
     schedule_cron: str = "15 2 * * *"
@@ -197,6 +209,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "smtp_timeout": _seconds,
     "smtp_ca_bundle": _path,
     "smtp_verify": _bool,
+    "smtp_attempts": _count,
+    "smtp_backoff_cap": _seconds,
     "mail_from": _text,
     "mail_to": _addresses,
     "schedule_cron": _text,
@@ -249,7 +263,7 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The `REVWATCH_*` variables as raw settings (REVWATCH_CONFIG names the file, not a setting)."""
+    """The `REVWATCH_*` variables as raw settings; REVWATCH_CONFIG names the file instead."""
     known = set(_PARSERS) | set(_SECRET_FILES)
     raw: dict[str, str] = {}
     for name, value in environ.items():
@@ -287,7 +301,7 @@ def check(settings: Settings) -> Settings:
             f"empty window: since {settings.since.isoformat()} is not before "
             f"until {settings.until.isoformat()}"
         )
-    assert _SETTINGS_FIELDS >= set(_PARSERS), "a parser without a Settings field"
+    assert set(_PARSERS) <= _SETTINGS_FIELDS, "a parser without a Settings field"
     return settings
 
 

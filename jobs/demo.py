@@ -21,9 +21,10 @@ import sqlalchemy.exc
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from jobs import generic_schema
 from jobs.certfactory import CertificateAuthority, key_from_secret
-from jobs.errors import ConfigError, SourceError
-from jobs.resources import sql_dir
+from jobs.errors import ConfigError
+from jobs.generic_schema import REVOCATION_COLUMNS
 
 DEFAULT_SEED = 1672423
 WINDOW = timedelta(days=60)
@@ -42,10 +43,6 @@ def _words(text: str, sep: str | None = None) -> tuple[str, ...]:
 OPERATORS = tuple(
     f"ra-operator-{w}" for w in _words("maria jlopez akowalski pgarcia lmartin ssanchez")
 )
-ISSUANCE_COLUMNS = _words(
-    "issuer_dn serial subscriber requester names subject_dn not_before not_after issued_at der"
-)
-REVOCATION_COLUMNS = _words("issuer_dn serial revoked_at reason_code revoked_by comment")
 
 # fmt: off
 _FOREIGN_TLDS = (0, 50, 15, 35)
@@ -419,32 +416,7 @@ class _Generator:
 
 def load(engine: sqlalchemy.Engine, data: DemoData) -> None:
     """Create the generic schema in `engine`'s database and insert `data`, in one transaction."""
-    dialect = {"mariadb": "mysql"}.get(engine.dialect.name, engine.dialect.name)
-    ddl = sql_dir() / "schema" / f"generic.{dialect}.sql"
-    if not ddl.is_file():
-        raise ConfigError(f"no generic schema for database dialect {dialect!r}: {ddl} is missing")
-    # The DDL files hold no string literals, so dropping everything after "--" is safe and
-    # keeps a ";" in a comment from splitting a statement.
-    text = "\n".join(line.split("--", 1)[0] for line in ddl.read_text().splitlines())
-    statements = [statement for statement in text.split(";") if statement.strip()]
-    tables = (
-        ("issuance", ISSUANCE_COLUMNS, data.issuance),
-        ("revocation", REVOCATION_COLUMNS, data.revocation),
-    )
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-            for table, columns, rows in tables:
-                insert = sqlalchemy.text(
-                    f"INSERT INTO {table} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join(':' + column for column in columns)})"
-                )
-                params = [{c: _to_db(row[c], dialect) for c in columns} for row in rows]
-                conn.execute(insert, params)
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise SourceError(f"loading the demo data into {where} failed: {_first_line(exc)}") from exc
+    generic_schema.create_and_insert(engine, data.issuance, data.revocation)
 
 
 def create_sqlite(
@@ -472,23 +444,6 @@ def create_sqlite(
         raise
     engine.dispose()
     return data
-
-
-def _to_db(value: Any, dialect: str) -> Any:
-    """Timestamps as each dialect's generic schema stores them; everything else unchanged."""
-    if not isinstance(value, datetime):
-        return value
-    value = value.astimezone(UTC)
-    if dialect == "sqlite":
-        return value.isoformat(sep=" ", timespec="microseconds")
-    if dialect == "mysql":  # DATETIME(6) has no zone: naive UTC
-        return value.replace(tzinfo=None)
-    return value
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _slug(text: str) -> str:

@@ -20,7 +20,11 @@ from sqlalchemy.pool import NullPool
 from jobs.config import redact_url
 from jobs.errors import ConfigError
 
-_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
 SUPPORTED = ("postgresql", "mysql", "sqlite")
 
 

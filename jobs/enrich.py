@@ -24,11 +24,11 @@ from jobs.diff import (
     TYPO_DISTANCE,
     diff_certificates,
     edit_distance,
-    format_duration,
     format_relative,
     pair_names,
     split_names,
 )
+from jobs.durations import format_duration
 from jobs.model import Case, CertDiff, Certificate, Finding, Severity
 
 LABELS: frozenset[str] = frozenset(

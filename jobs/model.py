@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 # RFC 5280 CRLReason codes and their ASN.1 names, which reports and report.json use.
 REASON_NAMES: dict[int, str] = {
@@ -54,7 +54,7 @@ def normalise_serial(value: str | int) -> str:
     return format(number, "x")
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a finding matters to a reviewer."""
 
     INFO = "info"

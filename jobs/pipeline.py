@@ -73,6 +73,9 @@ def smtp_settings(settings: Settings) -> delivery.SmtpSettings:
         verify=settings.smtp_verify,
         mail_from=settings.mail_from,
         mail_to=settings.mail_to,
+        attempts=settings.smtp_attempts,
+        backoff_cap=settings.smtp_backoff_cap,
+        backoff_base=min(2.0, settings.smtp_backoff_cap),
     )
 
 
@@ -138,9 +141,12 @@ def _write_outputs(
 def _open_ledger(settings: Settings) -> Ledger | None:
     url = settings.state_url()
     # A dry run changes no state, not even by creating an empty ledger file.
-    if settings.no_mail and url.get_backend_name() == "sqlite":
-        if not url.database or not Path(url.database).exists():
-            return None
+    if (
+        settings.no_mail
+        and url.get_backend_name() == "sqlite"
+        and (not url.database or not Path(url.database).exists())
+    ):
+        return None
     return Ledger.open(url)
 
 

@@ -54,7 +54,7 @@ def _strip_comments(sql: str) -> str:
 
 
 def parse_statement(name: str, path: Path, source: str) -> Statement:
-    """Check one file's header against its text; raise ConfigError naming the file if they differ."""
+    """Check one file's header against its text; ConfigError naming the file if they differ."""
     returns = ""
     declared: list[str] = []
     for line in source.splitlines():

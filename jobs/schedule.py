@@ -84,8 +84,10 @@ def serve(
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: no new run starts; a running one finishes first",
-                 signal.Signals(signum).name)
+        log.info(
+            "received %s: no new run starts; a running one finishes first",
+            signal.Signals(signum).name,
+        )
         scheduler.shutdown(wait=False)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -148,7 +148,7 @@ class Ledger:
                 connection.execute(self.statements["insert_reported_case"].clause(), rows)
 
     def record_failure(self, run: RunRecord) -> None:
-        """Only the failed run's own record: the watermark and the reported cases stay as they were."""
+        """Only the failed run's own record: the watermark and reported cases stay as they were."""
         with self._transaction() as connection:
             self._insert_run(connection, run)
 

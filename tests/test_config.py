@@ -13,8 +13,14 @@ from jobs.errors import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("7d", timedelta(days=7)), ("36h", timedelta(hours=36)), ("90m", timedelta(minutes=90)),
-     ("30s", timedelta(seconds=30)), ("1.5d", timedelta(hours=36)), (3600, timedelta(hours=1))],
+    [
+        ("7d", timedelta(days=7)),
+        ("36h", timedelta(hours=36)),
+        ("90m", timedelta(minutes=90)),
+        ("30s", timedelta(seconds=30)),
+        ("1.5d", timedelta(hours=36)),
+        (3600, timedelta(hours=1)),
+    ],
 )
 def test_durations(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected

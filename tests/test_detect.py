@@ -77,9 +77,7 @@ def test_every_finding_names_its_record() -> None:
             until=parse_time(input_["window"]["until"]),
             threshold=parse_duration(input_["threshold"]),
         )
-        for finding in [f for c in detection.cases for f in c.findings] + list(
-            detection.problems
-        ):
+        for finding in [f for c in detection.cases for f in c.findings] + list(detection.problems):
             assert finding.code in DETECT_CODES | RECORD_CODES
             if finding.code.startswith("data."):
                 assert "revocation record" in finding.message and "serial" in finding.message

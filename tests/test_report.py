@@ -158,7 +158,8 @@ def test_seed_case_highlights_the_typo_in_every_format(seed: Case) -> None:
         assert url in out.text
     assert "2026-11-25 12:17 UTC" in out.html
     assert "a1b2c" in out.html and "00:0A:1B:2C" not in out.html
-    assert "same subscriber, closest names (2 candidates)" in out.text
+    # The reason carries its own candidate count (enrich writes it); the report adds nothing.
+    assert "Why this one:  same subscriber, closest names\n" in out.text
     assert "[warning] diff.name.typo: one letter inserted" in out.text
     assert "ra-officer-7" in out.html and "superseded" in out.html
     assert '">likely-typo</span>' in out.html

@@ -1,0 +1,60 @@
+"""The README's promises held against the code: finding codes, labels, commands, exit codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jobs import detect, diff, enrich, errors, records
+from jobs.cli import COMMANDS, build_parser
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"### {title}" if f"### {title}" in README else f"## {title}")
+    end = README.find("\n#", start + 4)
+    return README[start : end if end > 0 else None]
+
+
+def _first_column(section: str) -> set[str]:
+    return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_every_finding_code_is_documented_and_no_other() -> None:
+    in_code = (
+        detect.DETECT_CODES | records.RECORD_CODES | diff.FINDING_CODES | enrich.FINDING_CODES
+    )
+    assert _first_column(_section("Finding codes")) == set(in_code)
+
+
+def test_every_label_is_documented_and_no_other() -> None:
+    assert _first_column(_section("Labels")) == set(enrich.LABELS)
+
+
+def test_every_command_is_documented_with_help() -> None:
+    rows = _first_column(_section("Commands"))
+    documented = {c.split()[1] for c in rows if c.startswith("revwatch ")}
+    assert documented == set(COMMANDS)
+    help_text = build_parser().format_help()
+    for name in COMMANDS:
+        assert name in help_text
+
+
+def test_exit_codes_match_the_error_classes() -> None:
+    table = dict(re.findall(r"^\| (\d) \| ([^|]+) \|", _section("Exit codes"), re.MULTILINE))
+    for cls, words in [
+        (errors.ConfigError, "configuration"),
+        (errors.SourceError, "CA database"),
+        (errors.DeliveryError, "delivery"),
+        (errors.LockHeldError, "lock"),
+        (errors.StateError, "state"),
+    ]:
+        assert words in table[str(cls.exit_code)]
+
+
+def test_the_readme_opens_with_the_two_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.DOTALL)
+    assert blocks[:2] == ["bash examples/demo.sh", "bash .ci/test"]
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert "bash .ci/test" in ci

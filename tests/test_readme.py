@@ -22,9 +22,7 @@ def _first_column(section: str) -> set[str]:
 
 
 def test_every_finding_code_is_documented_and_no_other() -> None:
-    in_code = (
-        detect.DETECT_CODES | records.RECORD_CODES | diff.FINDING_CODES | enrich.FINDING_CODES
-    )
+    in_code = detect.DETECT_CODES | records.RECORD_CODES | diff.FINDING_CODES | enrich.FINDING_CODES
     assert _first_column(_section("Finding codes")) == set(in_code)
 
 

@@ -1,4 +1,4 @@
-"""The `revwatch` command: `run`, `schedule`, `demo`, `status`.
+"""The `revwatch` command: `run`, `schedule`, `demo`, `status`, `resend`.
 
 Owns argument parsing, logging set-up and the mapping of errors to exit codes (the only module
 that does either). Every command is a thin layer over `jobs.pipeline`, `jobs.schedule` and
@@ -11,6 +11,7 @@ Exit codes: 0 success; 1 unexpected error; 2 configuration or usage error; 3 CA 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import sys
@@ -40,6 +41,11 @@ def _job_flags(parser: argparse.ArgumentParser) -> None:
     add("--state-db", help="the job's ledger (default: revwatch-state.sqlite beside the config)")
     add("--threshold", help="flag revocations at most this long after issuance (default 7d)")
     add("--replacement-window", help="look for replacements until this long after revocation")
+    add(
+        "--overlap", help="how far before the last watermark a run looks again (default: threshold)"
+    )
+    add("--metrics-file", type=Path, help="write Prometheus textfile metrics here")
+    add("--log-format", choices=("text", "json"), help="log lines as text (default) or JSON")
     add("-v", "--verbose", action="store_true", help="log debug detail")
 
 
@@ -73,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a demo CA database and run the job against it")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="directory (demo-out)")
 
+    resend = commands.add_parser(
+        "resend", help="send a run's stored message again (same Message-ID)"
+    )
+    resend.add_argument("run_id", help="the run whose message to send (see `revwatch status`)")
+    resend.add_argument("--config", type=Path, help="TOML settings file")
+    resend.add_argument("--state-db", help="the job's ledger (locates the default outbox)")
+    resend.add_argument("--outbox", type=Path, help="the outbox directory")
+
     status = commands.add_parser("status", help="print the latest runs from the ledger")
     status.add_argument("--config", type=Path, help="TOML settings file")
     status.add_argument("--state-db", help="the job's ledger")
@@ -82,16 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     names = (
-        "ca_db",
-        "profile",
-        "state_db",
-        "threshold",
-        "replacement_window",
-        "since",
-        "until",
-        "out",
-        "no_mail",
-    )
+        "ca_db", "profile", "state_db", "threshold", "replacement_window", "since", "until",
+        "out", "no_mail", "overlap", "metrics_file", "log_format", "outbox",
+    )  # fmt: skip
     flags = {name: getattr(args, name, None) for name in names}
     flags["schedule_cron"] = getattr(args, "cron", None)
     flags["schedule_timezone"] = getattr(args, "timezone", None)
@@ -99,7 +106,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def summary_line(outcome: RunOutcome) -> str:
-    """The one line a run leaves in the log."""
+    """A run's outcome in one line, for people at a terminal."""
     return (
         f"run {outcome.run_id} window [{outcome.since.isoformat()}, {outcome.until.isoformat()}) "
         f"found={outcome.cases_found} new={outcome.cases_new} "
@@ -108,13 +115,61 @@ def summary_line(outcome: RunOutcome) -> str:
     )
 
 
+class LogFormatter(logging.Formatter):
+    """Text or JSON lines; a run's summary (`extra={"summary": {...}}`) becomes its fields."""
+
+    def __init__(self, style_name: str) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.json = style_name == "json"
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = getattr(record, "summary", None) or {}
+        if self.json:
+            line = {
+                "time": self.formatTime(record),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+                **fields,
+            }
+            return json.dumps(line, default=str, ensure_ascii=False)
+        text = super().format(record)
+        extra = " ".join(
+            f"{key}={json.dumps(value) if isinstance(value, str | list | bool) else value}"
+            for key, value in fields.items()
+            if key not in ("event", "run_id", "outcome") and value is not None
+        )
+        return f"{text} {extra}" if extra else text
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (tests and daemons swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _setup_logging(verbose: bool, style_name: str) -> None:
+    handler = _StderrHandler()
+    handler.setFormatter(LogFormatter(style_name))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
+    )
+    # aiosmtpd (the demo's sink) logs every SMTP command at INFO; only its problems matter here.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    _setup_logging(args.verbose, settings.log_format)
     outcome = run_once(settings, utcnow())
-    log.info("%s", summary_line(outcome))
-    for name, path in outcome.outputs.items():
-        if name == "report.html":
-            print(f"report: {path}")
+    if "report.html" in outcome.outputs:
+        print(f"report: {outcome.outputs['report.html']}")
     return 0
 
 
@@ -122,9 +177,10 @@ def _schedule(args: argparse.Namespace) -> int:
     from jobs.schedule import serve
 
     settings = _settings(args)
+    _setup_logging(args.verbose, settings.log_format)
 
     def nightly() -> None:
-        log.info("%s", summary_line(run_once(settings, utcnow())))
+        run_once(settings, utcnow())
 
     return serve(
         nightly,
@@ -174,6 +230,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resend(args: argparse.Namespace) -> int:
+    from jobs import delivery, outbox
+    from jobs.pipeline import smtp_settings
+
+    settings = load_settings(
+        {"state_db": args.state_db, "outbox": args.outbox}, config_file=args.config
+    )
+    message = outbox.load(settings.outbox_dir(), args.run_id)
+    result = delivery.send(message, smtp_settings(settings))
+    for recipient, reply in result.refused.items():
+        log.warning("recipient %s refused the report: %s", recipient, reply)
+    print(f"resent {message['Message-ID']} of run {args.run_id} to {', '.join(result.accepted)}")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from jobs.state import Ledger
 
@@ -196,19 +267,18 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "schedule": _schedule, "demo": _demo, "status": _status}
+COMMANDS = {
+    "run": _run,
+    "schedule": _schedule,
+    "demo": _demo,
+    "status": _status,
+    "resend": _resend,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # aiosmtpd (the demo's sink) logs every SMTP command at INFO; only its problems matter here.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    _setup_logging(getattr(args, "verbose", False), "text")
     try:
         return COMMANDS[args.command](args)
     except RevwatchError as exc:

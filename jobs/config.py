@@ -132,6 +132,7 @@ class Settings:
     until: datetime | None = None
     threshold: timedelta = timedelta(days=7)
     replacement_window: timedelta = timedelta(days=30)
+    overlap: timedelta | None = None
     out: Path | None = None
     no_mail: bool = False
     smtp_host: str | None = None
@@ -148,6 +149,9 @@ class Settings:
     mail_to: tuple[str, ...] = ()
     schedule_cron: str = "15 2 * * *"
     schedule_timezone: str = "UTC"
+    outbox: Path | None = None
+    metrics_file: Path | None = None
+    log_format: str = "text"
     config_file: Path | None = None
 
     def ca_url(self) -> URL:
@@ -161,17 +165,32 @@ class Settings:
         """The ledger's URL: given, or a SQLite file beside the config file (else the home)."""
         if self.state_db:
             return _url(self.state_db, "state database")
-        base = (
-            self.config_file.resolve().parent
-            if self.config_file
-            else Path.home() / ".local" / "state" / "revwatch"
-        )
+        base = self.config_file.resolve().parent if self.config_file else _default_state_dir()
         return make_url(f"sqlite:///{base / 'revwatch-state.sqlite'}")
+
+    def lookback(self) -> timedelta:
+        """How far before the watermark a run starts: back-dated and late-replicated revocations
+        land behind the watermark, and the ledger makes re-reading them free."""
+        return self.overlap if self.overlap is not None else self.threshold
+
+    def outbox_dir(self) -> Path:
+        """Where each message is kept before it is sent (`revwatch resend RUN` reads it)."""
+        if self.outbox:
+            return self.outbox
+        url = self.state_url()
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).resolve().parent / "outbox"
+        base = self.config_file.resolve().parent if self.config_file else _default_state_dir()
+        return base / "outbox"
 
     def smtp_port_or_default(self) -> int:
         if self.smtp_port:
             return self.smtp_port
         return {"tls": 465, "starttls": 587}.get(self.smtp_security, 25)
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "revwatch"
 
 
 def _url(text: str, what: str) -> URL:
@@ -215,6 +234,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "mail_to": _addresses,
     "schedule_cron": _text,
     "schedule_timezone": _text,
+    "overlap": parse_duration,
+    "outbox": _path,
+    "metrics_file": _path,
+    "log_format": _choice(("text", "json")),
 }
 # Secrets may also come from a file named by `<name>_file` (e.g. REVWATCH_SMTP_PASSWORD_FILE).
 _SECRET_FILES = {"ca_db_password_file": "ca_db_password", "smtp_password_file": "smtp_password"}

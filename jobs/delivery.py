@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
 
 from jobs.errors import (
     ConfigError,
@@ -284,14 +285,20 @@ async def _deliver_once(
         port=settings.port,
         timeout=settings.timeout,
         use_tls=settings.security == "tls",
-        # True makes STARTTLS mandatory (fail if unsupported); False never tries it.
-        start_tls=settings.security == "starttls",
+        # STARTTLS and AUTH are run below, step by step, so that the connection is in hand to
+        # release whichever step fails.
+        start_tls=False,
         tls_context=context,
-        username=settings.user,
-        password=settings.password,
     )
+    protocol: SMTPProtocol | None = None
     try:
         await client.connect()
+        protocol = client.protocol
+        if settings.security == "starttls":
+            # Raises when the server offers no STARTTLS: never fall back to clear text.
+            await client.starttls()
+        if settings.user:
+            await client.login(settings.user, settings.password or "")
         refused, _reply = await client.send_message(
             message, sender=settings.mail_from, recipients=list(settings.mail_to)
         )
@@ -299,16 +306,22 @@ async def _deliver_once(
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):
             await client.quit(timeout=min(_QUIT_TIMEOUT, settings.timeout))
     finally:
-        transport = client.transport
         client.close()
-        if transport is not None:
-            # Nothing more is owed to the server; abort skips a TLS close_notify round trip.
-            transport.abort()
-        # Closing only schedules the socket's release: let the loop run it before asyncio.run
-        # tears the loop down, or every attempt leaks a descriptor.
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await _release(protocol)
     return refused
+
+
+async def _release(protocol: SMTPProtocol | None) -> None:
+    """Free the socket before asyncio.run() ends, or every attempt leaks a descriptor.
+
+    A close only schedules the release, and a TLS close waits for the server's close_notify;
+    nothing more is owed to the server here, so abort and let the loop run the callbacks.
+    """
+    transport = protocol.transport if protocol is not None else None
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

@@ -63,7 +63,9 @@ def ca_engine(url: URL) -> Engine:
         return _create("sqlite://", creator=connect, poolclass=NullPool)
     if backend == "postgresql":
         options = "-c default_transaction_read_only=on -c TimeZone=UTC"
-        return _create(url, connect_args={"options": options}, pool_pre_ping=True)
+        # application_name lets the CA's DBAs see (and, if need be, stop) our sessions.
+        connect_args = {"options": options, "application_name": "revwatch"}
+        return _create(url, connect_args=connect_args, pool_pre_ping=True)
     engine = _create(url, connect_args={"init_command": "SET time_zone = '+00:00'"})
 
     @event.listens_for(engine, "connect")
@@ -86,7 +88,8 @@ def state_engine(url: URL) -> Engine:
             raise ConfigError(f"cannot create the state directory {path.parent}: {exc}") from None
         return _create(url, poolclass=NullPool)
     if backend == "postgresql":
-        return _create(url, connect_args={"options": "-c TimeZone=UTC"}, poolclass=NullPool)
+        connect_args = {"options": "-c TimeZone=UTC", "application_name": "revwatch-ledger"}
+        return _create(url, connect_args=connect_args, poolclass=NullPool)
     return _create(url, poolclass=NullPool, connect_args={"init_command": "SET time_zone='+00:00'"})
 
 

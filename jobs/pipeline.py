@@ -1,24 +1,36 @@
 """The nightly run, in order: CA database -> detection -> enrichment -> report -> delivery -> state.
 
-Owns the order of the stages and the one invariant that spans them: **a case is marked reported
-only after the mail server accepted the message carrying it; a run that fails records only its
-failed-run record, so the next run sees the same cases again.** The window of a run without
-`since` starts where the last successful run's window ended (first run: now minus twice the
-threshold), so a skipped night is caught up; a case reported before is never mailed again,
-whatever window a run is given. It must not parse rows, render templates or speak SMTP itself.
+Owns the order of the stages and the invariant that spans them: **a case is marked reported only
+after the mail server accepted the message carrying it; a run that fails records only its own
+failed-run record, so the next run sees the same cases again.**
+
+The window of a run without `since` starts an overlap (default: the threshold) before the end of
+the last successful run's window (first run: now minus twice the threshold), so a skipped night is
+caught up and a revocation that reached the database late, or was back-dated, is still found;
+the ledger drops every case reported before, whatever window a run is given, so the overlap costs
+nothing.
+
+Each message is written to the outbox before it is sent. A run that died after storing its message
+and before recording it (the one window where the server may have accepted a report the ledger
+does not know) is finished by the next run first: the same bytes, the same Message-ID, then the
+ledger; only then does the new night start. It must not parse rows, render templates or speak SMTP
+itself.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 
-from jobs import delivery, report
+from jobs import delivery, metrics, outbox, report
 from jobs.config import Settings, smtp_problems, utcnow
 from jobs.detect import detect
 from jobs.enrich import enrich
@@ -29,6 +41,7 @@ from jobs.source import CaDatabase, records
 from jobs.state import Ledger, RunRecord
 
 log = logging.getLogger(__name__)
+run_log = logging.getLogger("revwatch.run")
 
 OUTPUT_FILES = ("report.html", "report.txt", "early-revocations.csv", "report.json", "message.eml")
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
@@ -100,14 +113,19 @@ def _candidates(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[C
     return certificates
 
 
-def _window(settings: Settings, ledger: Ledger | None, now: datetime) -> tuple[datetime, datetime]:
+def window(
+    settings: Settings, watermark: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The run's half-open revocation-time window (see the module docstring)."""
     until = settings.until or now
     if until > now:
         raise ConfigError(f"--until {until.isoformat()} is in the future")
     since = settings.since
     if since is None:
-        watermark = ledger.watermark() if ledger else None
-        since = watermark if watermark is not None else until - 2 * settings.threshold
+        if watermark is None:
+            since = until - 2 * settings.threshold
+        else:
+            since = min(watermark, until) - settings.lookback()
     if since >= until:
         raise ConfigError(f"empty window [{since.isoformat()}, {until.isoformat()})")
     return since, until
@@ -116,16 +134,16 @@ def _window(settings: Settings, ledger: Ledger | None, now: datetime) -> tuple[d
 def _write_outputs(
     out: Path, rendered: report.RenderedReport, message: EmailMessage
 ) -> dict[str, Path]:
+    contents: dict[str, str | bytes] = {
+        "report.html": rendered.html,
+        "report.txt": rendered.text,
+        "early-revocations.csv": rendered.csv,
+        "report.json": rendered.json,
+        "message.eml": message.as_bytes(),
+    }
+    written = {}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        contents: dict[str, str | bytes] = {
-            "report.html": rendered.html,
-            "report.txt": rendered.text,
-            "early-revocations.csv": rendered.csv,
-            "report.json": rendered.json,
-            "message.eml": message.as_bytes(),
-        }
-        written = {}
         for name, content in contents.items():
             path = out / name
             if isinstance(content, bytes):
@@ -133,9 +151,9 @@ def _write_outputs(
             else:
                 path.write_text(content, encoding="utf-8")
             written[name] = path
-        return written
     except OSError as exc:
         raise ConfigError(f"cannot write the outputs to {out}: {exc.strerror}") from None
+    return written
 
 
 def _open_ledger(settings: Settings) -> Ledger | None:
@@ -150,6 +168,21 @@ def _open_ledger(settings: Settings) -> Ledger | None:
     return Ledger.open(url)
 
 
+@dataclass
+class _Run:
+    """The mutable bookkeeping of one run, so a failure can still be recorded and logged."""
+
+    run_id: str
+    now: datetime
+    started: float
+    since: datetime | None = None
+    until: datetime | None = None
+    threshold_seconds: int = 0
+    found: int = 0
+    new: int = 0
+    source: str = ""
+
+
 def run_once(
     settings: Settings,
     now: datetime,
@@ -158,14 +191,25 @@ def run_once(
     ca: CaDatabase | None = None,
 ) -> RunOutcome:
     """One run of the job at `now` (aware UTC). Raises a RevwatchError subclass on failure."""
-    run_id = new_run_id(now)
+    run = _Run(
+        run_id=new_run_id(now),
+        now=now,
+        started=time.monotonic(),
+        threshold_seconds=int(settings.threshold.total_seconds()),
+    )
     smtp = None if settings.no_mail else smtp_settings(settings)
     ledger = _open_ledger(settings)
     try:
         if ledger is None or settings.no_mail:
-            return _run(settings, now, run_id, smtp, ledger, sender, ca)
+            return _run(settings, run, smtp, ledger, sender, ca)
         with ledger.lock():
-            return _run(settings, now, run_id, smtp, ledger, sender, ca)
+            try:
+                outcome = _run(settings, run, smtp, ledger, sender, ca)
+            except RevwatchError as exc:
+                _finish(settings, run, ledger, "failed", error=str(exc))
+                raise
+            _finish(settings, run, ledger, "success", outcome=outcome)
+            return outcome
     finally:
         if ledger is not None:
             ledger.close()
@@ -173,116 +217,225 @@ def run_once(
 
 def _run(
     settings: Settings,
-    now: datetime,
-    run_id: str,
+    run: _Run,
     smtp: delivery.SmtpSettings | None,
     ledger: Ledger | None,
     sender: Sender,
     ca: CaDatabase | None,
 ) -> RunOutcome:
-    since, until = _window(settings, ledger, now)
-    threshold_seconds = int(settings.threshold.total_seconds())
+    if smtp is not None and ledger is not None:
+        _recover(settings, ledger, smtp, sender)
+    since, until = window(settings, ledger.watermark() if ledger else None, run.now)
+    run.since, run.until = since, until
     own_ca = ca is None
     ca = ca if ca is not None else CaDatabase(settings.ca_url(), settings.profile)
-    found = new = 0
+    run.source = ca.label
     try:
         frame = ca.early_revocations(since, until, settings.threshold)
         detection = detect(frame, since=since, until=until, threshold=settings.threshold)
         for problem in detection.problems:
             log.warning("%s", problem.message)
-        found = len(detection.cases)
         already = ledger.reported(c.key for c in detection.cases) if ledger else {}
         fresh = [case for case in detection.cases if case.key not in already]
-        new = len(fresh)
+        run.found, run.new = len(detection.cases), len(fresh)
         cases = enrich(
             fresh, _candidates(ca, fresh, settings), replacement_window=settings.replacement_window
         )
-        context = report.build_context(
-            cases,
-            since=since,
-            until=until,
-            threshold_seconds=threshold_seconds,
-            now=now,
-            already_reported=len(already),
-            source=ca.label,
-            run_id=run_id,
-        )
-        rendered = report.render(context)
-        mail_from = smtp.mail_from if smtp else (settings.mail_from or "revwatch@localhost")
-        mail_to = smtp.mail_to if smtp else (settings.mail_to or ("compliance@localhost",))
-        domain = mail_from.rpartition("@")[2] or "localhost"
-        message_id = delivery.message_id_for(
-            [case.key for case in cases], window_until=until, domain=domain
-        )
-        message = delivery.build_message(
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            csv=rendered.csv,
-            mail_from=mail_from,
-            mail_to=mail_to,
-            message_id=message_id,
-            date=now,
-        )
-        outputs = _write_outputs(settings.out, rendered, message) if settings.out else {}
-        outcome = RunOutcome(
-            run_id=run_id,
-            since=since,
-            until=until,
-            cases_found=found,
-            cases_new=new,
-            already_reported=len(already),
-            mailed=False,
-            message_id=message_id,
-            outputs=outputs,
-            problems=len(detection.problems),
-        )
-        if smtp is None or ledger is None:
-            return outcome
-        result = sender(message, smtp)
-        for recipient, reply in result.refused.items():
-            log.warning("recipient %s refused the report: %s", recipient, reply)
-    except RevwatchError as exc:
-        if ledger is not None and not settings.no_mail:
-            record = _record(run_id, now, since, until, threshold_seconds, found, new, ca.label)
-            try:
-                ledger.record_failure(replace(record, outcome="failed", error=str(exc)))
-            except StateError as state_exc:
-                log.error("could not record the failed run: %s", state_exc)
-        raise
     finally:
         if own_ca:
             ca.close()
-    record = _record(run_id, now, since, until, threshold_seconds, found, new, ca.label)
+    rendered = report.render(
+        report.build_context(
+            cases,
+            since=since,
+            until=until,
+            threshold_seconds=run.threshold_seconds,
+            now=run.now,
+            already_reported=len(already),
+            source=run.source,
+            run_id=run.run_id,
+        )
+    )
+    mail_from = smtp.mail_from if smtp else (settings.mail_from or "revwatch@localhost")
+    mail_to = smtp.mail_to if smtp else (settings.mail_to or ("compliance@localhost",))
+    # `Revwatch <revwatch@ca.example>` is a valid From: take the domain of the address inside.
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    message_id = delivery.message_id_for(
+        [case.key for case in cases], window_until=until, domain=domain
+    )
+    message = delivery.build_message(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        csv=rendered.csv,
+        mail_from=mail_from,
+        mail_to=mail_to,
+        message_id=message_id,
+        date=run.now,
+    )
+    outcome = RunOutcome(
+        run_id=run.run_id,
+        since=since,
+        until=until,
+        cases_found=run.found,
+        cases_new=run.new,
+        already_reported=len(already),
+        mailed=False,
+        message_id=message_id,
+        outputs=_write_outputs(settings.out, rendered, message) if settings.out else {},
+        problems=len(detection.problems),
+    )
+    if smtp is None or ledger is None:
+        _log_summary(run, "dry-run", outcome=outcome)
+        return outcome
+    reported = [(c.key[0], c.key[1], c.revocation.revoked_at) for c in cases]
+    envelope = outbox.Envelope(
+        run_id=run.run_id,
+        started_at=run.now,
+        since=since,
+        until=until,
+        threshold_seconds=run.threshold_seconds,
+        message_id=message_id,
+        cases=tuple(reported),
+    )
+    outbox.store(settings.outbox_dir(), envelope, message)
+    result = sender(message, smtp)
+    for recipient, reply in result.refused.items():
+        log.warning("recipient %s refused the report: %s", recipient, reply)
+    outcome = replace(outcome, mailed=True, refused=dict(result.refused))
     try:
-        ledger.record_success(replace(record, message_id=message_id), cases)
+        ledger.record_success(_record(run, "success", outcome=outcome), reported)
     except StateError as exc:
         raise StateError(
-            f"the mail server accepted the report ({message_id}) but the ledger could not be "
-            f"written: {exc}. The next run will mail these {len(cases)} case(s) again."
+            f"the mail server accepted the report {message_id} but the ledger could not be "
+            f"written: {exc}. The next run will mail these {len(cases)} case(s) again, "
+            "with the same Message-ID."
         ) from None
-    return replace(outcome, mailed=True, refused=dict(result.refused))
+    return outcome
+
+
+def _recover(
+    settings: Settings, ledger: Ledger, smtp: delivery.SmtpSettings, sender: Sender
+) -> None:
+    """Send and record every stored message whose run never reached the ledger."""
+    box = settings.outbox_dir()
+    stored = outbox.stored_runs(box)
+    known = ledger.known_runs(stored) if stored else set()
+    for run_id in (r for r in stored if r not in known):
+        envelope = outbox.envelope(box, run_id)
+        message = outbox.load(box, run_id)
+        log.warning(
+            "run %s stored its report %s but was interrupted before recording it; "
+            "sending the same message again before this run",
+            run_id,
+            envelope.message_id,
+        )
+        result = sender(message, smtp)
+        already = ledger.reported((issuer, serial) for issuer, serial, _ in envelope.cases)
+        cases = [c for c in envelope.cases if (c[0], c[1]) not in already]
+        ledger.record_success(
+            RunRecord(
+                run_id=run_id,
+                started_at=envelope.started_at,
+                finished_at=max(envelope.started_at, utcnow()),
+                window_since=envelope.since,
+                window_until=envelope.until,
+                threshold_seconds=envelope.threshold_seconds,
+                cases_found=len(envelope.cases),
+                cases_new=len(cases),
+                outcome="success",
+                error="recovered: interrupted after storing its message; re-sent by a later run",
+                message_id=envelope.message_id,
+                refused=_refused_text(result.refused),
+            ),
+            cases,
+        )
+
+
+def _refused_text(refused: dict[str, str]) -> str | None:
+    return "\n".join(f"{k}: {v}" for k, v in sorted(refused.items())) or None
 
 
 def _record(
-    run_id: str,
-    now: datetime,
-    since: datetime,
-    until: datetime,
-    threshold_seconds: int,
-    found: int,
-    new: int,
-    source: str,
+    run: _Run, outcome_name: str, *, outcome: RunOutcome | None = None, error: str | None = None
 ) -> RunRecord:
+    assert run.since is not None and run.until is not None
+    refused = outcome.refused if outcome else {}
     return RunRecord(
-        run_id=run_id,
-        started_at=now,
-        finished_at=max(now, utcnow()),
-        window_since=since,
-        window_until=until,
-        threshold_seconds=threshold_seconds,
-        cases_found=found,
-        cases_new=new,
-        outcome="success",
-        source=source,
+        run_id=run.run_id,
+        started_at=run.now,
+        # Tests move `now`; a record must never finish before it started.
+        finished_at=max(run.now, utcnow()),
+        window_since=run.since,
+        window_until=run.until,
+        threshold_seconds=run.threshold_seconds,
+        cases_found=run.found,
+        cases_new=run.new,
+        outcome=outcome_name,
+        error=error,
+        message_id=outcome.message_id if outcome else None,
+        source=run.source,
+        refused=_refused_text(refused),
     )
+
+
+def _finish(
+    settings: Settings,
+    run: _Run,
+    ledger: Ledger,
+    outcome_name: str,
+    *,
+    outcome: RunOutcome | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a failed run, log the run's summary line and write the metrics."""
+    if outcome_name == "failed" and run.since is not None:
+        try:
+            ledger.record_failure(_record(run, "failed", error=error))
+        except StateError as exc:
+            log.error("could not record the failed run: %s", exc)
+    _log_summary(run, outcome_name, outcome=outcome, error=error)
+    if settings.metrics_file is not None:
+        try:
+            last_success = ledger.last_success()
+        except StateError:
+            last_success = None
+        metrics.write(
+            settings.metrics_file,
+            metrics.RunMetrics(
+                finished_at=max(run.now, utcnow()),
+                outcome=outcome_name,
+                cases_found=run.found,
+                cases_mailed=run.new if outcome_name == "success" else 0,
+                duration_seconds=time.monotonic() - run.started,
+                last_success=last_success,
+            ),
+        )
+
+
+def summary(run_id: str, outcome_name: str, **fields: Any) -> dict[str, Any]:
+    """The fields of a run's one summary log line (never a secret: no URLs with passwords)."""
+    return {"event": "run", "run_id": run_id, "outcome": outcome_name, **fields}
+
+
+def _log_summary(
+    run: _Run, outcome_name: str, *, outcome: RunOutcome | None = None, error: str | None = None
+) -> None:
+    fields = summary(
+        run.run_id,
+        outcome_name,
+        since=run.since.isoformat() if run.since else None,
+        until=run.until.isoformat() if run.until else None,
+        found=run.found,
+        new=run.new,
+        already_reported=outcome.already_reported if outcome else None,
+        mailed=bool(outcome and outcome.mailed),
+        message_id=outcome.message_id if outcome else None,
+        refused=sorted(outcome.refused) if outcome else [],
+        record_problems=outcome.problems if outcome else None,
+        duration_seconds=round(time.monotonic() - run.started, 3),
+        source=run.source or None,
+        error=error,
+    )
+    level = logging.ERROR if outcome_name == "failed" else logging.INFO
+    run_log.log(level, "run %s %s", run.run_id, outcome_name, extra={"summary": fields})

@@ -29,10 +29,11 @@ from jobs import queries
 from jobs.config import redact_url
 from jobs.engines import describe_error, state_engine
 from jobs.errors import LockHeldError, StateError
-from jobs.model import Case
 from jobs.queries import QuerySet, parse_statement
 from jobs.resources import sql_dir
 
+# A reported case: issuer, serial and the revocation time the report gave.
+ReportedCase = tuple[str, str, datetime]
 # Serials per reported-case lookup: far below SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_BATCH = 900
 
@@ -58,6 +59,7 @@ class RunRecord:
     error: str | None = None
     message_id: str | None = None
     source: str | None = None
+    refused: str | None = None
 
 
 class Ledger:
@@ -115,6 +117,12 @@ class Ledger:
             row = self._run(connection, "last_successful_run").first()
         return datetime.fromisoformat(row.window_until) if row else None
 
+    def last_success(self) -> datetime | None:
+        """When the last successful run finished (for monitoring)."""
+        with self._transaction() as connection:
+            row = self._run(connection, "last_successful_run").first()
+        return datetime.fromisoformat(row.finished_at) if row else None
+
     def reported(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Which of these (issuer, serial) keys were reported already, with the run that did."""
         wanted = set(keys)
@@ -129,23 +137,33 @@ class Ledger:
                         found[key] = row.run_id
         return found
 
-    def record_success(self, run: RunRecord, cases: Sequence[Case]) -> None:
+    def record_success(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
         """The run and every case it mailed, in one transaction (after the server accepted)."""
         reported_at = iso(run.finished_at)
         rows = [
             {
-                "issuer": case.key[0],
-                "serial": case.key[1],
+                "issuer": issuer,
+                "serial": serial,
                 "run_id": run.run_id,
-                "revoked_at": iso(case.revocation.revoked_at),
+                "revoked_at": iso(revoked_at),
                 "reported_at": reported_at,
             }
-            for case in cases
+            for issuer, serial, revoked_at in cases
         ]
         with self._transaction() as connection:
             self._insert_run(connection, run)
             if rows:
                 connection.execute(self.statements["insert_reported_case"].clause(), rows)
+
+    def known_runs(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of these runs the ledger has recorded, whatever their outcome."""
+        wanted = sorted(set(run_ids))
+        known: set[str] = set()
+        with self._transaction() as connection:
+            for start in range(0, len(wanted), LOOKUP_BATCH):
+                batch = wanted[start : start + LOOKUP_BATCH]
+                known.update(self._run(connection, "known_runs", run_ids=batch).scalars())
+        return known
 
     def record_failure(self, run: RunRecord) -> None:
         """Only the failed run's own record: the watermark and reported cases stay as they were."""
@@ -168,6 +186,7 @@ class Ledger:
             error=run.error,
             message_id=run.message_id,
             source=run.source,
+            refused=run.refused,
         )
 
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:

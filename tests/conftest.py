@@ -17,8 +17,16 @@ from sqlalchemy.engine import URL, make_url
 
 pytest_plugins = ["tests.smtp_server"]
 
-PG_ADMIN = os.environ.get("REVWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-MARIADB_ADMIN = os.environ.get("REVWATCH_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
+PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real home (default ledger and outbox live there)."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    for name in [n for n in os.environ if n.startswith("REVWATCH_")]:
+        monkeypatch.delenv(name)
 
 
 def unavailable(what: str, exc: Exception) -> None:
@@ -69,3 +77,9 @@ def fresh_schema_engine(url: URL) -> Engine:
         for table in ("revocation", "issuance"):
             connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return engine
+
+
+@pytest.fixture
+def pg_database() -> Iterator[URL]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    yield from _scratch_database(PG_ADMIN, "PostgreSQL at 127.0.0.1:5432")

@@ -125,7 +125,7 @@ def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
 
 def test_unreachable_ca_database_fails_cleanly(smtp_server: ScriptedServer, tmp_path: Path) -> None:
     settings = _settings("postgresql://revwatch@127.0.0.1:1/ca", smtp_server, tmp_path)
-    with pytest.raises(SourceError, match="127.0.0.1"):
+    with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
         run_once(settings, NOW)
     ledger = _ledger(settings)
     assert ledger.watermark() is None

@@ -86,7 +86,7 @@ def test_a_case_is_reported_once_even_if_a_run_tries_again(state_url: URL) -> No
     ledger = Ledger.open(state_url)
     try:
         ledger.record_success(_run("r1", T0 - timedelta(days=1), T0), [_case("a")])
-        with pytest.raises(Exception, match="(?i)unique|primary|duplicate|constraint"):
+        with pytest.raises(Exception, match=r"(?i)unique|primary|duplicate|constraint"):
             ledger.record_success(_run("r2", T0, T0 + timedelta(days=1)), [_case("a")])
         # The failed transaction left nothing behind: r2 is not in the ledger.
         assert [r["run_id"] for r in ledger.recent_runs()] == ["r1"]
@@ -107,9 +107,12 @@ def test_known_runs(state_url: URL) -> None:
 def test_the_lock_admits_one_run(state_url: URL) -> None:
     first, second = Ledger.open(state_url), Ledger.open(state_url)
     try:
-        with first.lock():
-            with pytest.raises(LockHeldError, match="another revwatch run"), second.lock():
-                pass
+        with (
+            first.lock(),
+            pytest.raises(LockHeldError, match="another revwatch run"),
+            second.lock(),
+        ):
+            pass
         with second.lock():  # released when the first run ended
             pass
     finally:

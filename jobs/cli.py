@@ -1,4 +1,4 @@
-"""The `revwatch` command: `run`, `schedule`, `demo`, `status`, `resend`.
+"""The `revwatch` command: `run`, `schedule`, `backfill`, `demo`, `status`, `resend`.
 
 Owns argument parsing, logging set-up and the mapping of errors to exit codes (the only module
 that does either). Every command is a thin layer over `jobs.pipeline`, `jobs.schedule` and
@@ -75,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--timezone", help="time zone of the cron expression (default: UTC)")
     schedule.add_argument("--out", type=Path, help="also write each run's report files here")
     schedule.add_argument("--run-now", action="store_true", help="also run once at start")
+
+    backfill = commands.add_parser(
+        "backfill", help="examine all history for early revocations (for auditors)"
+    )
+    _job_flags(backfill)
+    backfill.add_argument("--since", required=True, help="start of history, ISO 8601")
+    backfill.add_argument("--until", help="end, exclusive, ISO 8601 (default: now)")
+    backfill.add_argument(
+        "--chunk", default="month", help="examine this much at a time: month (default) or 30d, 7d"
+    )
+    backfill.add_argument(
+        "--out", type=Path, default=Path("backfill-out"), help="directory (backfill-out)"
+    )
+    backfill.add_argument("--mail", action="store_true", help="mail the summary and the CSV")
+    backfill.add_argument(
+        "--mark-reported",
+        action="store_true",
+        help="record the cases found in the nightly ledger, so nightly runs never mail them",
+    )
 
     demo = commands.add_parser("demo", help="build a demo CA database and run the job against it")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="directory (demo-out)")
@@ -190,6 +209,31 @@ def _schedule(args: argparse.Namespace) -> int:
     )
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from jobs import backfill
+    from jobs.config import parse_duration
+
+    settings = _settings(args)
+    _setup_logging(args.verbose, settings.log_format)
+    assert settings.since is not None
+    now = utcnow()
+    chunk = None if args.chunk == "month" else parse_duration(args.chunk)
+    result = backfill.run_backfill(
+        settings, since=settings.since, until=settings.until or now, out=args.out,
+        chunk=chunk, now=now,
+    )  # fmt: skip
+    print(f"backfill: {result.cases} early revocations in {result.chunks} chunks")
+    print(f"cases:    {result.csv}")
+    print(f"summary:  {result.summary_html} (and {result.summary_json.name})")
+    if args.mark_reported:
+        marked = backfill.mark_reported(settings, result, now)
+        print(f"ledger:   {marked} case(s) recorded as reported")
+    if args.mail:
+        message_id = backfill.mail_summary(settings, result, now)
+        print(f"mail:     sent {message_id}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from jobs import demo
     from jobs.mailsink import MailSink
@@ -270,6 +314,7 @@ def _status(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": _run,
     "schedule": _schedule,
+    "backfill": _backfill,
     "demo": _demo,
     "status": _status,
     "resend": _resend,

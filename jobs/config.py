@@ -25,9 +25,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from jobs.errors import ConfigError
+from jobs.resources import sql_dir
 
 ENV_PREFIX = "REVWATCH_"
-PROFILES = ("generic",)
+# A profile is a directory of SQL under sql/profiles/: adding one needs no Python change here.
+PROFILES = tuple(sorted(p.name for p in (sql_dir() / "profiles").iterdir() if p.is_dir()))
 SECURITY_MODES = ("none", "starttls", "tls")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}

@@ -1,9 +1,12 @@
 """Enrichment: the replacement of each revoked certificate, its diff and the case's labels.
 
-Owns which candidate counts as the replacement (same subscriber, inside the replacement window,
-most similar names first, nearest issuance second), the sentence saying why, and the labels a
-reviewer filters on. It must not do I/O, read clocks or query the CA database (the pipeline passes
-the candidates in), and it must not decide what a case is (that is detection).
+Owns which candidate counts as the replacement (the one the CA database declares, e.g. ACME ARI
+in Boulder, when it is among the candidates; otherwise same subscriber, inside the replacement
+window, most similar names first, nearest issuance second), the sentence saying why, and the
+labels a reviewer filters on. DER is parsed lazily, only for the two certificates a diff
+compares, and once per certificate per run (`jobs.x509.ParseCache`, keyed by SHA-256). It must
+not do I/O, read clocks or query the CA database (the pipeline passes the candidates in), and it
+must not decide what a case is (that is detection).
 
 The candidate window of a case is (issuance of the revoked certificate, revocation + window]:
 strictly after the revoked certificate was issued, so an older certificate never "replaces" it,
@@ -16,20 +19,23 @@ Candidates without a usable (timezone-aware) issuance time cannot be placed and 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from jobs.diff import (
     TYPO_DISTANCE,
     diff_certificates,
-    edit_distance,
     format_relative,
     pair_names,
     split_names,
 )
 from jobs.durations import format_duration
 from jobs.model import Case, CertDiff, Certificate, Finding, Severity
+from jobs.names import name_distance
+from jobs.x509 import ParseCache
+
+Key = tuple[str, str]
 
 LABELS: frozenset[str] = frozenset(
     {
@@ -40,8 +46,27 @@ LABELS: frozenset[str] = frozenset(
         "same-names",
         "re-key",
         "data-problem",
+        "registrable-domain-typo",
+        "look-alike",
+        "subject-changed",
+        "subject-typo",
+        "profile-changed",
+        "issuer-changed",
+        "identical-reissue",
+        "declared-replacement",
     }
 )
+
+# Labels that follow from one diff finding each.
+_FINDING_LABELS: dict[str, str] = {
+    "diff.name.registrable_domain_typo": "registrable-domain-typo",
+    "diff.name.lookalike": "look-alike",
+    "diff.subject.likely_typo": "subject-typo",
+    "diff.profile.eku_changed": "profile-changed",
+    "diff.profile.policies_changed": "profile-changed",
+    "diff.issuer.changed": "issuer-changed",
+    "diff.identical_reissue": "identical-reissue",
+}
 
 FINDING_CODES: frozenset[str] = frozenset({"enrich.failed"})
 
@@ -86,7 +111,7 @@ def _memoised(memo: dict[tuple[str, str], int]) -> Callable[[str, str], int]:
         if found is None:
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
-            found = memo[(a, b)] = edit_distance(a, b)
+            found = memo[(a, b)] = name_distance(a, b)
         return found
 
     return distance
@@ -97,19 +122,25 @@ def enrich(
     candidates: Iterable[Certificate],
     *,
     replacement_window: timedelta = timedelta(days=30),
+    declared: Mapping[Key, Key] | None = None,
+    cache: ParseCache | None = None,
 ) -> list[Case]:
     """The cases in the same order, each with replacement, reason, count, diff and labels.
 
     Candidates are indexed by subscriber once and bisected by time per case, so the cost follows
-    the candidates near each case, not cases x all candidates. A case whose enrichment fails gets
-    an `enrich.failed` error finding naming its record, and the run goes on.
+    the candidates near each case, not cases x all candidates. `declared` maps a revoked
+    certificate's (issuer, serial) to the (issuer, serial) the CA database records as its
+    replacement; that one wins when it is among the case's candidates. `cache` shares parsed DER
+    with the caller (a fresh one by default). A case whose enrichment fails gets an
+    `enrich.failed` error finding naming its record, and the run goes on.
     """
     shelves = _index(candidates)
-    distance = _memoised({})
+    cache = cache if cache is not None else ParseCache()
+    matcher = _Matcher(_memoised({}), cache, declared or {}, replacement_window)
     out: list[Case] = []
     for case in cases:
         try:
-            out.append(_enrich_case(case, shelves, replacement_window, distance))
+            out.append(_enrich_case(case, shelves, matcher))
         except Exception as exc:
             # One malformed record (a naive datetime, say) must not sink the night's report.
             failure = Finding(
@@ -177,33 +208,50 @@ def _score(case: Case, candidate: Certificate, distance: Callable[[str, str], in
     )
 
 
-def _enrich_case(
-    case: Case,
-    shelves: dict[str, _Shelf],
-    window: timedelta,
-    distance: Callable[[str, str], int],
-) -> Case:
-    found = _candidates(case, shelves, window)
+@dataclass(frozen=True)
+class _Matcher:
+    """What every case of one run is matched with: memoised distances, the parse cache, the
+    declared replacements and the window."""
+
+    distance: Callable[[str, str], int]
+    cache: ParseCache
+    declared: Mapping[Key, Key]
+    window: timedelta
+
+
+def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> Case:
+    found = _candidates(case, shelves, matcher.window)
     problem = ("data-problem",) if _has_error(case) else ()
     if not found:
         return replace(
             case,
             replacement=None,
-            replacement_reason=_no_replacement_reason(case, window),
+            replacement_reason=_no_replacement_reason(case, matcher),
             candidate_count=0,
             diff=None,
             labels=tuple(sorted({"no-replacement", *problem})),
         )
-    scored = [(_score(case, cert, distance), cert) for cert in found]
-    score, best = min(scored, key=lambda pair: pair[0].rank(pair[1]))
-    diff = diff_certificates(case.certificate, best, distance=distance)
+    scored = [(_score(case, cert, matcher.distance), cert) for cert in found]
+    declared_key = matcher.declared.get(case.key) or matcher.declared.get(case.certificate.key)
+    declared = [pair for pair in scored if declared_key is not None and pair[1].key == declared_key]
+    score, best = declared[0] if declared else min(scored, key=lambda p: p[0].rank(p[1]))
+    diff = diff_certificates(case.certificate, best, distance=matcher.distance, cache=matcher.cache)
+    reason = _reason(case, diff, score, len(found), matcher.window)
+    if declared:
+        reason = "declared by the CA as the replacement; " + reason
+    elif declared_key is not None:
+        reason += (
+            f"; the CA declares {declared_key[0]} serial {declared_key[1]} as the replacement, "
+            "but it is not among the candidates"
+        )
+    extra = ("declared-replacement",) if declared else ()
     return replace(
         case,
         replacement=best,
-        replacement_reason=_reason(case, diff, score, len(found), window),
+        replacement_reason=reason,
         candidate_count=len(found),
         diff=diff,
-        labels=tuple(sorted({*diff_labels(diff), *problem})),
+        labels=tuple(sorted({*diff_labels(diff), *problem, *extra})),
     )
 
 
@@ -216,7 +264,9 @@ def diff_labels(diff: CertDiff) -> tuple[str, ...]:
     close = [c for c in diff.name_changes if c.distance <= TYPO_DISTANCE]
     close_before = {c.before for c in close}
     close_after = {c.after for c in close}
-    labels: set[str] = set()
+    labels: set[str] = {_FINDING_LABELS[f.code] for f in diff.findings if f.code in _FINDING_LABELS}
+    if any(_subject_changed_beyond_cn(f) for f in diff.findings):
+        labels.add("subject-changed")
     if close:
         labels.add("likely-typo")
     if any(name not in close_after for name in diff.added):
@@ -228,6 +278,14 @@ def diff_labels(diff: CertDiff) -> tuple[str, ...]:
         if diff.key_reused is False:
             labels.add("re-key")
     return tuple(sorted(labels))
+
+
+def _subject_changed_beyond_cn(finding: Finding) -> bool:
+    # The CN follows the first name, so a CN change alone is the name change already labelled.
+    if finding.code != "diff.subject.changed":
+        return False
+    fields = getattr(finding, "field", "")
+    return not fields or any(field != "CN" for field in fields.split(","))
 
 
 def _plural(count: int, word: str) -> str:
@@ -259,7 +317,8 @@ def _reason(case: Case, diff: CertDiff, score: _Score, count: int, window: timed
     return text
 
 
-def _no_replacement_reason(case: Case, window: timedelta) -> str:
+def _no_replacement_reason(case: Case, matcher: _Matcher) -> str:
+    window = matcher.window
     if case.certificate.subscriber is None:
         return "no replacement searched: the revoked certificate has no subscriber"
     span = format_duration(int(window.total_seconds()))

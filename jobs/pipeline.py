@@ -92,7 +92,7 @@ def smtp_settings(settings: Settings) -> delivery.SmtpSettings:
     )
 
 
-def _candidates(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[Certificate]:
+def candidates_for(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[Certificate]:
     """Replacement candidates of every case with a subscriber, fetched in batches."""
     wanted = []
     for case in cases:
@@ -111,6 +111,17 @@ def _candidates(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[C
             log.warning("%s", finding.message)
         certificates.append(certificate)
     return certificates
+
+
+def enrich_cases(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[Case]:
+    """Replacement, diff and labels for `cases`: candidates and declared replacements from the
+    CA database (one query per batch), then the pure enrichment."""
+    return enrich(
+        cases,
+        candidates_for(ca, cases, settings),
+        replacement_window=settings.replacement_window,
+        declared=ca.declared_replacements([case.key for case in cases]),
+    )
 
 
 def window(
@@ -238,9 +249,7 @@ def _run(
         already = ledger.reported(c.key for c in detection.cases) if ledger else {}
         fresh = [case for case in detection.cases if case.key not in already]
         run.found, run.new = len(detection.cases), len(fresh)
-        cases = enrich(
-            fresh, _candidates(ca, fresh, settings), replacement_window=settings.replacement_window
-        )
+        cases = enrich_cases(ca, fresh, settings)
     finally:
         if own_ca:
             ca.close()

@@ -357,20 +357,24 @@ def to_csv(context: ReportContext) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for case in context.cases:
-        row = case_json(case)
-        repl = row["replacement"] or {}
-        changes = (f"{c['before']}>{c['after']}({c['distance']})" for c in row["name_changes"])
-        row |= {
-            "names": " ".join(row["names"]),
-            "replacement_serial": repl.get("serial"),
-            "replacement_sha256": repl.get("sha256"),
-            "replacement_names": " ".join(repl.get("names", ())),
-            "name_changes": " ".join(changes),
-            "labels": " ".join(row["labels"]),
-        }
-        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+    writer.writerows(csv_row(case) for case in context.cases)
     return buffer.getvalue()
+
+
+def csv_row(case: Case) -> list[str]:
+    """One case as a row of CSV_COLUMNS (the backfill streams these too)."""
+    row = case_json(case)
+    repl = row["replacement"] or {}
+    changes = (f"{c['before']}>{c['after']}({c['distance']})" for c in row["name_changes"])
+    row |= {
+        "names": " ".join(row["names"]),
+        "replacement_serial": repl.get("serial"),
+        "replacement_sha256": repl.get("sha256"),
+        "replacement_names": " ".join(repl.get("names", ())),
+        "name_changes": " ".join(changes),
+        "labels": " ".join(row["labels"]),
+    }
+    return [_cell(row[column]) for column in CSV_COLUMNS]
 
 
 def subject_line(context: ReportContext) -> str:

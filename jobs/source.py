@@ -1,9 +1,10 @@
 """[1] The CA database: the job's read-only view of issuance and revocation records.
 
-Owns running the profile's SQL (from `sql/profiles/<profile>/`) with bound parameters and handing
-the rows on as pandas frames whose column types are the same whatever the database: times are
+Owns the connection to the CA database, the profile that reads it (`sql/profiles/<profile>/`,
+plus `jobs.ejbca` or `jobs.boulder` for what SQL cannot say) and the hand-over of the rows as
+pandas frames whose column types are the same whatever the database and the profile: times are
 `datetime64[us, UTC]` (NaT when missing or unreadable), `der` is `bytes` or None, text is text or
-None. The join and the window filter run in the database; pandas only ever sees joined rows.
+None. The joins and the window filter run in the database; pandas only ever sees joined rows.
 It must not decide what is an anomaly (detection does) nor write anything anywhere.
 """
 
@@ -20,25 +21,44 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import queries
+from jobs.boulder import BoulderProfile
 from jobs.config import redact_url
+from jobs.ejbca import EjbcaProfile
 from jobs.engines import ca_engine, describe_error
-from jobs.errors import SourceError
+from jobs.errors import ConfigError, SourceError
+from jobs.profiles import GENERIC_STATEMENTS, Key, Profile, ProfileOptions, available
 
 TIME_COLUMNS = ("revoked_at", "not_before", "not_after", "issued_at")
 # The subscribers of one replacement query; keeps each IN list well under every driver's limits.
 CANDIDATE_BATCH = 500
-STATEMENTS = ("early_revocations", "replacement_candidates")
+STATEMENTS = GENERIC_STATEMENTS
+# Profiles that need Python beyond their SQL; every other directory is a plain SQL profile.
+_HOOKS: dict[str, type[Profile]] = {"ejbca": EjbcaProfile, "boulder": BoulderProfile}
+
+
+def open_profile(name: str, dialect: str, options: ProfileOptions | None = None) -> Profile:
+    """The profile `name` for `dialect`, its statements loaded and checked."""
+    if name not in available():
+        raise ConfigError(f"unknown profile {name!r}: one of {', '.join(available())}")
+    statements = queries.load(f"profiles/{name}", dialect)
+    return _HOOKS.get(name, Profile)(name, statements, options or ProfileOptions())
 
 
 class CaDatabase:
-    """One CA database read through one profile's statements."""
+    """One CA database read through one profile."""
 
-    def __init__(self, url: URL, profile: str = "generic", engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: URL,
+        profile: str = "generic",
+        engine: Engine | None = None,
+        *,
+        options: ProfileOptions | None = None,
+    ) -> None:
         self.label = redact_url(url)
         self.engine = engine if engine is not None else ca_engine(url)
         self.dialect = self.engine.dialect.name
-        self.statements = queries.load(f"profiles/{profile}", self.dialect)
-        self.statements.require(*STATEMENTS)
+        self.profile = open_profile(profile, self.dialect, options)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -48,31 +68,12 @@ class CaDatabase:
         except SQLAlchemyError as exc:
             raise SourceError(f"CA database {self.label}: {describe_error(exc)}") from None
 
-    def _bind_time(self, value: datetime) -> Any:
-        # SQLite keeps ISO text and MySQL DATETIME has no zone: both get naive-UTC spellings.
-        if self.dialect == "sqlite":
-            return value.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
-        if self.dialect == "mysql":
-            return value.replace(tzinfo=None)
-        return value
-
-    def _frame(self, connection: Connection, name: str, params: dict[str, Any]) -> pd.DataFrame:
-        statement = self.statements[name]
-        result = connection.execute(statement.clause(), params)
-        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        return normalise(frame)
-
     def early_revocations(
         self, since: datetime, until: datetime, threshold: timedelta
     ) -> pd.DataFrame:
         """Revocations in [since, until) at most `threshold` after issuance, with their issuance."""
-        params = {
-            "since": self._bind_time(since),
-            "until": self._bind_time(until),
-            "threshold_seconds": int(threshold.total_seconds()),
-        }
         with self._connection() as connection:
-            return self._frame(connection, "early_revocations", params)
+            return normalise(self.profile.early_revocations(connection, since, until, threshold))
 
     def replacement_candidates(
         self, wanted: Sequence[tuple[str, datetime, datetime]]
@@ -87,16 +88,28 @@ class CaDatabase:
         with self._connection() as connection:
             for start in range(0, len(ordered), CANDIDATE_BATCH):
                 batch = ordered[start : start + CANDIDATE_BATCH]
-                params = {
-                    "subscribers": sorted({subscriber for subscriber, _, _ in batch}),
-                    "earliest": self._bind_time(min(item[1] for item in batch)),
-                    "latest": self._bind_time(max(item[2] for item in batch)),
-                }
-                frames.append(self._frame(connection, "replacement_candidates", params))
+                subscribers = sorted({subscriber for subscriber, _, _ in batch})
+                earliest = min(item[1] for item in batch)
+                latest = max(item[2] for item in batch)
+                found = self.profile.replacement_candidates(
+                    connection, subscribers, earliest, latest
+                )
+                frames.append(normalise(found))
         if not frames:
             return normalise(pd.DataFrame())
         frame = pd.concat(frames, ignore_index=True)
         return frame.drop_duplicates(subset=["issuer_dn", "serial"], ignore_index=True)
+
+    def declared_replacements(self, keys: Sequence[Key]) -> dict[Key, Key]:
+        """The replacement the CA's records declare for each (issuer, serial), where one does.
+
+        Boulder keeps the ACME clients' ARI declarations (`replacementOrders`); other profiles
+        declare none. Keys use the report's spelling: issuer DN, lower-case hex serial.
+        """
+        if not keys:
+            return {}
+        with self._connection() as connection:
+            return self.profile.declared_replacements(connection, list(keys))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,7 +6,6 @@ tests/golden/enrich/; the loader below picks up every directory.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,85 +14,45 @@ from typing import Any
 
 import pytest
 
+from jobs.diff import FINDING_CODES as DIFF_CODES
 from jobs.enrich import FINDING_CODES, LABELS, enrich
-from jobs.model import Case, Certificate, Finding, Revocation, Severity
+from jobs.model import Case, Certificate, Revocation, Severity
+from jobs.records import RECORD_CODES
+from jobs.x509 import ParseCache
+from tests import golden_rows
+from tests.golden_rows import GOLDEN, case_from, declared_of, outcome
 
-GOLDEN = Path(__file__).parent / "golden" / "enrich"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
 
 
 def certificate_from(columns: dict[str, Any]) -> Certificate:
-    issued = columns.get("issued_at")
-    return Certificate(
-        issuer=columns["issuer"],
-        serial=columns["serial"],
-        subscriber=columns.get("subscriber"),
-        names=tuple(columns.get("names", ())),
-        subject=columns.get("subject"),
-        issued_at=datetime.fromisoformat(issued) if issued else None,
-        spki_sha256=columns.get("spki_sha256"),
+    return golden_rows.certificate_from(columns)[0]
+
+
+def run_golden(given: dict[str, Any]) -> Case:
+    case = case_from(given["case"])
+    [result] = enrich(
+        [case],
+        [certificate_from(c) for c in given["candidates"]],
+        replacement_window=timedelta(days=given.get("replacement_window_days", 30)),
+        declared=declared_of(given["case"], case),
     )
-
-
-def case_from(data: dict[str, Any]) -> Case:
-    cert = certificate_from(data["certificate"])
-    rev = data["revocation"]
-    revoked_at = datetime.fromisoformat(rev["revoked_at"])
-    issued = cert.issuance_time
-    return Case(
-        certificate=cert,
-        revocation=Revocation(
-            issuer=cert.issuer,
-            serial=cert.serial,
-            revoked_at=revoked_at,
-            reason_code=rev.get("reason_code"),
-        ),
-        seconds_to_revocation=int((revoked_at - issued).total_seconds()) if issued else None,
-        findings=tuple(
-            Finding(f["code"], Severity(f["severity"]), f["message"])
-            for f in data.get("findings", ())
-        ),
-    )
-
-
-def outcome(case: Case) -> dict[str, Any]:
-    diff = case.diff
-    return {
-        "replacement": case.replacement.serial if case.replacement else None,
-        "labels": list(case.labels),
-        "name_changes": [
-            {"before": c.before, "after": c.after, "distance": c.distance}
-            for c in (diff.name_changes if diff else ())
-        ],
-        "added": list(diff.added) if diff else [],
-        "removed": list(diff.removed) if diff else [],
-        "finding_codes": sorted(f.code for f in (diff.findings if diff else ())),
-    }
+    return result
 
 
 def test_there_are_enough_golden_cases() -> None:
-    assert len(CASES) >= 12
+    assert len(CASES) >= 25
 
 
 @pytest.mark.parametrize("directory", CASES, ids=[p.name for p in CASES])
 def test_golden(directory: Path) -> None:
-    given = json.loads((directory / "input.json").read_text())
-    expected = json.loads((directory / "expected.json").read_text())
-    window = timedelta(days=given.get("replacement_window_days", 30))
-    [result] = enrich(
-        [case_from(given["case"])],
-        [certificate_from(c) for c in given["candidates"]],
-        replacement_window=window,
-    )
-    want = {key: expected[key] for key in outcome(result)}
-    assert outcome(result) == want
-    if "candidate_count" in expected:
-        assert result.candidate_count == expected["candidate_count"]
-    if "reason_contains" in expected:
-        assert result.replacement_reason is not None
-        assert expected["reason_contains"] in result.replacement_reason
+    given, expected = golden_rows.load(directory)
+    result = run_golden(given)
+    assert outcome(result) == expected
     assert set(result.labels) <= LABELS
     assert result.replacement_reason
+    codes = DIFF_CODES | FINDING_CODES | RECORD_CODES
+    assert {f.code for f in result.all_findings} <= codes
 
 
 # Edges the golden files do not show well.
@@ -301,6 +260,47 @@ def test_many_candidates_are_indexed_not_scanned() -> None:
     assert all(r.replacement is not None for r in results)
     assert all(r.replacement.serial.endswith("-0") for r in results if r.replacement)
     assert all(r.candidate_count == 5 for r in results)
-    assert all(r.labels == ("likely-typo",) for r in results)
+    assert all(r.labels == ("likely-typo", "registrable-domain-typo") for r in results)
     # Scanning all 100k candidates per case would take minutes; the index takes about a second.
     assert elapsed < 20, elapsed
+
+
+def test_golden_cases_cover_every_diff_code_and_label() -> None:
+    codes: set[str] = set()
+    labels: set[str] = set()
+    for directory in CASES:
+        _, expected = golden_rows.load(directory)
+        codes |= set(expected["finding_codes"])
+        labels |= set(expected["labels"])
+    # Only a crashing rule is not shown by a golden case (tests/test_diff.py injects one).
+    assert codes == DIFF_CODES - {"diff.rule_failed"}
+    assert labels == LABELS
+
+
+def test_declared_replacement_by_the_certificates_own_key() -> None:
+    case = make_case(names=("a.example",))
+    later = case.revocation.revoked_at + timedelta(minutes=5)
+    near = candidate("b2", ("a.example",), later)
+    declared = candidate("b3", ("other.example",), later + timedelta(days=3), issuer="CA 2")
+    [result] = enrich([case], [near, declared], declared={("CA 1", "a1"): ("CA 2", "b3")})
+    assert result.replacement == declared
+    assert "declared-replacement" in result.labels
+    assert result.replacement_reason is not None
+    assert result.replacement_reason.startswith("declared by the CA as the replacement; ")
+    [plain] = enrich([case], [near, declared])
+    assert plain.replacement == near and "declared-replacement" not in plain.labels
+
+
+def test_der_is_parsed_once_per_certificate() -> None:
+    given = golden_rows.load(GOLDEN / "identical-reissue")[0]
+    replacement = certificate_from(given["candidates"][0])
+    cases = []
+    for serial in ("a1", "a2", "a3"):
+        row = dict(given["case"]["certificate"], serial=serial)
+        cases.append(case_from({**given["case"], "certificate": row}))
+    cache = ParseCache()
+    results = enrich(cases, [replacement], cache=cache)
+    assert [r.replacement for r in results] == [replacement] * 3
+    # Three revoked certificates and one replacement shared by all three: four parses.
+    assert cache.parsed == 4
+    assert all("diff.key.reused" in {f.code for f in r.all_findings} for r in results)

@@ -406,3 +406,38 @@ def test_build_context_rejects_nonsense_windows() -> None:
         context([], since=UNTIL, until=SINCE)
     with pytest.raises(ValueError, match="timezone-aware"):
         context([], now=datetime(2026, 11, 26))
+
+
+def test_enriched_golden_cases_show_edits_domain_subject_typo_and_reason() -> None:
+    # Real enrichment of two golden cases (tests/golden/enrich), rendered: the founding incident
+    # (registrable-domain typo) and a typo in the subject's O attribute, from real DER.
+    from tests.golden_rows import GOLDEN, load
+    from tests.test_enrich import run_golden
+
+    cases = [
+        run_golden(load(GOLDEN / name)[0])
+        for name in ("insertion-cuatis", "subject-organisation-typo")
+    ]
+    revoked = cases[0].revocation.revoked_at
+    out = render(
+        build_context(
+            cases,
+            since=revoked - timedelta(days=1),
+            until=revoked + timedelta(days=1),
+            threshold_seconds=7 * 86400,
+            now=revoked + timedelta(days=1),
+        )
+    )
+    assert (
+        "Name change:     mail.cuatis.net -> mail.cua[+l]tis.net "
+        "(edit distance 1, registrable domain)" in out.text
+    )
+    assert "Subject typo:    O: CUATIS S.L.U -> CUA[+L]TIS S.L.U (edit distance 1)" in out.text
+    assert (
+        "Why this one: same subscriber, 1 of 1 names within distance 1, issued 23 min after "
+        "revocation; 1 candidate" in " ".join(out.text.split())  # the text wraps it
+    )
+    assert "mail.cua<ins>l</ins>tis.net" in out.html
+    assert "registrable domain</strong>" in out.html
+    assert "<code>CUA<ins>L</ins>TIS S.L.U</code>" in out.html
+    assert "[error] diff.name.registrable_domain_typo" in out.text

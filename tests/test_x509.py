@@ -12,10 +12,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from jobs.certfactory import CertificateAuthority, key_from_secret, new_key
-from jobs.x509 import parse_certificate
+from jobs.x509 import (
+    EKU_NAMES,
+    POLICY_NAMES,
+    ParseCache,
+    ParsedCertificate,
+    dn_attributes,
+    parse_certificate,
+)
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 NOT_BEFORE = NOW - timedelta(minutes=10)
@@ -236,3 +243,88 @@ def test_key_from_secret_bounds() -> None:
     assert isinstance(key_from_secret(1), ec.EllipticCurvePrivateKey)
     with pytest.raises(ValueError, match="secret"):
         key_from_secret(0)
+
+
+def test_every_san_type_subject_attributes_and_profile(ca: CertificateAuthority) -> None:
+    san = x509.SubjectAlternativeName(
+        [
+            x509.DNSName("WWW.example.com"),
+            x509.IPAddress(ipaddress.ip_address("192.0.2.7")),
+            x509.RFC822Name("ops@example.com"),
+            x509.UniformResourceIdentifier("https://portal.example.com/"),
+        ]
+    )
+    eku = x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.SERVER_AUTH, x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")]
+    )
+    policies = x509.CertificatePolicies(
+        [x509.PolicyInformation(x509.ObjectIdentifier("2.23.140.1.2.2"), None)]
+    )
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = _raw_certificate(
+        ca, rsa_key.public_key(), [(san, False), (eku, False), (policies, False)]
+    )
+
+    parsed = parse_certificate(der)
+
+    assert parsed.dns_names == ("www.example.com",)
+    assert parsed.ip_addresses == ("192.0.2.7",)
+    assert parsed.emails == ("ops@example.com",)
+    assert parsed.uris == ("https://portal.example.com/",)
+    assert parsed.names == (
+        "www.example.com",
+        "192.0.2.7",
+        "ops@example.com",
+        "https://portal.example.com/",
+    )
+    assert parsed.subject_attributes == (("CN", "raw.example.com"),)
+    assert parsed.eku == ("1.3.6.1.5.5.7.3.1", "1.3.6.1.4.1.99999.1")
+    assert EKU_NAMES[parsed.eku[0]] == "serverAuth"
+    assert parsed.policies == ("2.23.140.1.2.2",) and POLICY_NAMES[parsed.policies[0]] == "OV"
+    assert (parsed.key_type, parsed.key_size) == ("RSA 2048", 2048)
+    assert parsed.precertificate is False
+    assert parsed.sha256 == hashlib.sha256(der).hexdigest()
+
+
+def test_precertificate_poison_and_factory_subject(ca: CertificateAuthority) -> None:
+    poisoned = _raw_certificate(ca, new_key().public_key(), [(x509.PrecertPoison(), True)])
+    assert parse_certificate(poisoned).precertificate is True
+    subject = {"C": "ES", "L": "Madrid", "O": "CUALTIS S.L.U", "CN": "mail.cualtis.net"}
+    parsed = parse_certificate(_issue(ca, ["mail.cualtis.net"], subject=subject))
+    assert parsed.subject_attributes == (
+        ("C", "ES"),
+        ("L", "Madrid"),
+        ("O", "CUALTIS S.L.U"),
+        ("CN", "mail.cualtis.net"),
+    )
+    assert parsed.eku == ("1.3.6.1.5.5.7.3.1",) and parsed.policies == ()
+    assert (parsed.key_type, parsed.key_size) == ("EC P-256", 256)
+
+
+def test_dn_attributes_reads_a_database_column() -> None:
+    assert dn_attributes("CN=mail.cuatis.net,O=CUALTIS S.L.U,L=Madrid,C=ES") == (
+        ("C", "ES"),
+        ("L", "Madrid"),
+        ("O", "CUALTIS S.L.U"),
+        ("CN", "mail.cuatis.net"),
+    )
+    assert dn_attributes("CN=a,O=Ejemplo\\, S.L.") == (("O", "Ejemplo, S.L."), ("CN", "a"))
+    with pytest.raises(ValueError, match="distinguished name does not parse"):
+        dn_attributes("not a dn")
+
+
+def test_parse_cache_parses_each_der_once_and_remembers_failures(
+    ca: CertificateAuthority,
+) -> None:
+    good = _issue(ca, ["cache.example.com"])
+    cache = ParseCache(limit=2)
+    first = cache.get(good)
+    assert isinstance(first, ParsedCertificate) and first.names == ("cache.example.com",)
+    assert cache.get(good) is first and cache.parsed == 1
+    failure = cache.get(b"garbage")
+    assert isinstance(failure, str) and "does not parse" in failure
+    assert cache.get(b"garbage") == failure and cache.parsed == 2
+    # Past its limit the least recently used entry goes, and is parsed again when asked for.
+    cache.get(_issue(ca, ["other.example.com"]))
+    cache.get(good)
+    assert cache.parsed == 4

@@ -2,8 +2,10 @@
 --   after its certificate's issuance (issued_at, else not_before), joined to the issuance record on
 --   issuer AND serial. Rows whose issuance record or issuance time is missing, and rows revoked
 --   before issuance, come back too: detection reports them as data problems, never drops them.
---   SQLite keeps times as ISO 8601 text, compared through julianday(); the threshold test allows
---   one second of floating-point slack and detection applies the exact rule.
+--   SQLite keeps times as ISO 8601 text, compared through julianday(), whose floating point cannot
+--   tell microseconds apart: the window and the threshold are widened by one second here, and
+--   detection applies the exact half-open rule (else a revocation a microsecond before a window's
+--   end would be fetched by the next window and rejected by both).
 -- Params: since, until, threshold_seconds
 SELECT CAST(r.id AS TEXT) AS revocation_id,
        r.issuer_dn,
@@ -23,8 +25,8 @@ SELECT CAST(r.id AS TEXT) AS revocation_id,
        i.der
 FROM revocation AS r
 LEFT JOIN issuance AS i ON i.issuer_dn = r.issuer_dn AND i.serial = r.serial
-WHERE julianday(r.revoked_at) >= julianday(:since)
-  AND julianday(r.revoked_at) < julianday(:until)
+WHERE julianday(r.revoked_at) >= julianday(:since) - 1.0 / 86400
+  AND julianday(r.revoked_at) < julianday(:until) + 1.0 / 86400
   AND (julianday(COALESCE(i.issued_at, i.not_before)) IS NULL
        OR (julianday(r.revoked_at) - julianday(COALESCE(i.issued_at, i.not_before))) * 86400.0
           <= :threshold_seconds + 1)

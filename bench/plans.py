@@ -1,0 +1,124 @@
+"""Benchmark: the EJBCA and Boulder profiles' nightly queries on a million-row certificate table.
+
+Builds throwaway databases on the machine's PostgreSQL and MariaDB (set-based SQL:
+generate_series / MariaDB's sequence engine), then for a one-day window prints each statement's
+plan and times the profile's whole `early_revocations`. Fails (exit 1) if any plan scans the
+certificate table in full. Run from the repository root:
+
+    .venv/bin/python -m bench.plans [ROWS]
+
+It drops every database it creates. It must not touch any other database.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, make_url
+
+from jobs.source import CaDatabase
+from tests.ca_schemas import BIG_BASE, big_boulder, big_ejbca, ms, run_script, scratch_database
+from tests.test_source import explain, pg_nodes
+
+SERVERS = {
+    "postgresql": make_url("postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "mysql": make_url("mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+SINCE = BIG_BASE + timedelta(days=300)
+UNTIL = SINCE + timedelta(days=1)
+
+
+def _full_scans(dialect: str, plan: Any, table: str) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            f"Seq Scan on {n.get('Relation Name')}"
+            for n in pg_nodes(plan)
+            if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == table.lower()
+        ]
+    return [f"ALL on {r['table']}" for r in plan if r["type"] == "ALL"]
+
+
+def _show(name: str, dialect: str, plan: Any) -> None:
+    if dialect == "postgresql":
+        steps = [
+            f"{n['Node Type']}({n.get('Index Name') or n.get('Relation Name') or ''})"
+            for n in pg_nodes(plan)
+        ]
+    else:
+        steps = [f"{r['table']}:{r['type']}:{r['key']}:{r.get('Extra') or ''}" for r in plan]
+    print(f"  {name:24} {' > '.join(steps)}")
+
+
+def _timed(url: URL, profile: str) -> tuple[float, int]:
+    ca = CaDatabase(url, profile)
+    try:
+        started = time.monotonic()
+        found = ca.early_revocations(SINCE, UNTIL, timedelta(days=7))
+        return time.monotonic() - started, len(found)
+    finally:
+        ca.close()
+
+
+def ejbca(dialect: str, rows: int) -> list[str]:
+    problems: list[str] = []
+    with scratch_database(SERVERS[dialect], "bench_ejbca") as url:
+        engine = create_engine(url)
+        try:
+            run_script(engine, f"ejbca.{dialect}.sql")
+            started = time.monotonic()
+            big_ejbca(engine, rows)
+            print(f"EJBCA/{dialect}: {rows} rows built in {time.monotonic() - started:.1f} s")
+            window = {"issuer": "CN=Bench CA 1", "since_ms": ms(SINCE), "until_ms": ms(UNTIL)}
+            with engine.connect() as connection:
+                for name, params in (("issuers", {}), ("revoked_window", window)):
+                    plan = explain(connection, "ejbca", name, params)
+                    _show(name, dialect, plan)
+                    problems += _full_scans(dialect, plan, "CertificateData")
+        finally:
+            engine.dispose()
+        seconds, found = _timed(url, "ejbca")
+        print(f"  early_revocations: {found} rows in {seconds * 1000:.0f} ms")
+    return problems
+
+
+def boulder(rows: int) -> list[str]:
+    problems: list[str] = []
+    with scratch_database(SERVERS["mysql"], "bench_boulder") as url:
+        engine = create_engine(url)
+        try:
+            run_script(engine, "boulder.mysql.sql")
+            started = time.monotonic()
+            big_boulder(engine, rows)
+            print(f"Boulder/mysql: {rows} certificates built in {time.monotonic() - started:.1f} s")
+            serials = [format(n, "036X") for n in range(50, 30000, 50)]
+            with engine.connect() as connection:
+                for name, params in (
+                    ("revoked_probe", {"from_id": rows // 100}),
+                    ("revoked_page", {"after_id": rows // 100, "page_size": 1000}),
+                    ("revoked_status", {"serials": serials}),
+                    ("final_certificates", {"serials": serials}),
+                ):
+                    plan = explain(connection, "boulder", name, params)
+                    _show(name, "mysql", plan)
+                    problems += _full_scans("mysql", plan, "certificates")
+        finally:
+            engine.dispose()
+        seconds, found = _timed(url, "boulder")
+        print(f"  early_revocations: {found} rows in {seconds * 1000:.0f} ms")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    rows = int(argv[0]) if argv else 1_000_000
+    problems = ejbca("postgresql", rows) + ejbca("mysql", rows) + boulder(rows)
+    for problem in problems:
+        print(f"FULL SCAN: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

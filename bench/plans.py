@@ -21,7 +21,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
 from jobs.source import CaDatabase
-from tests.ca_schemas import BIG_BASE, big_boulder, big_ejbca, ms, run_script, scratch_database
+from tests.ca_big import BIG_BASE, big_boulder, big_ejbca
+from tests.ca_schemas import ms, run_script, scratch_database
 from tests.test_source import explain, pg_nodes
 
 SERVERS = {

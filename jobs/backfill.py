@@ -30,9 +30,10 @@ from jobs.config import Settings
 from jobs.detect import detect
 from jobs.errors import ConfigError
 from jobs.model import Case
-from jobs.pipeline import enrich_cases
+from jobs.pipeline import enrich_cases, open_ca
 from jobs.source import CaDatabase
 from jobs.state import Ledger, RunRecord
+from jobs.x509 import ParseCache
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def run_backfill(
         raise ConfigError(f"empty backfill window [{since.isoformat()}, {until.isoformat()})")
     out.mkdir(parents=True, exist_ok=True)
     own_ca = ca is None
-    ca = ca if ca is not None else CaDatabase(settings.ca_url(), settings.profile)
+    ca = ca if ca is not None else open_ca(settings)
     threshold = settings.threshold
     fresh = Progress(
         since=since.isoformat(), until=until.isoformat(),
@@ -197,8 +198,9 @@ def run_backfill(
                 if stop_after is not None and index >= stop_after:
                     break
                 frame = ca.early_revocations(start, end, threshold)
-                cases = list(detect(frame, since=start, until=end, threshold=threshold).cases)
-                cases = enrich_cases(ca, cases, settings)
+                cache = ParseCache()
+                detection = detect(frame, since=start, until=end, threshold=threshold, cache=cache)
+                cases = enrich_cases(ca, list(detection.cases), settings, cache)
                 writer.writerows(report.csv_row(case) for case in cases)
                 stream.flush()
                 _count(progress, cases)

@@ -135,6 +135,8 @@ class Settings:
     threshold: timedelta = timedelta(days=7)
     replacement_window: timedelta = timedelta(days=30)
     overlap: timedelta | None = None
+    validity_offset: timedelta = timedelta(minutes=10)
+    boulder_lookback: timedelta = timedelta(hours=6)
     out: Path | None = None
     no_mail: bool = False
     smtp_host: str | None = None
@@ -237,6 +239,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "schedule_cron": _text,
     "schedule_timezone": _text,
     "overlap": parse_duration,
+    "validity_offset": parse_duration,
+    "boulder_lookback": parse_duration,
     "outbox": _path,
     "metrics_file": _path,
     "log_format": _choice(("text", "json")),

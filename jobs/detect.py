@@ -22,6 +22,7 @@ from jobs.durations import format_duration
 from jobs.model import Case, Certificate, Finding, Severity
 from jobs.records import certificate_from_row, revocation_from_row, serial_of
 from jobs.source import records
+from jobs.x509 import ParseCache
 
 DETECT_CODES = frozenset(
     {
@@ -51,7 +52,12 @@ def _label(row: Mapping[str, Any]) -> str:
     return f"revocation record {record} ({where})" if record else f"revocation of {where}"
 
 
-def _case(row: Mapping[str, Any], threshold: timedelta, extra: list[Finding]) -> Case | None:
+def _case(
+    row: Mapping[str, Any],
+    threshold: timedelta,
+    extra: list[Finding],
+    cache: ParseCache | None = None,
+) -> Case | None:
     """The case of one revocation row, or None when it came after the threshold."""
     label = _label(row)
     revoked_at: datetime = row["revoked_at"]
@@ -69,7 +75,7 @@ def _case(row: Mapping[str, Any], threshold: timedelta, extra: list[Finding]) ->
         )
         certificate_findings: list[Finding] = []
     else:
-        certificate, certificate_findings = certificate_from_row(row, label)
+        certificate, certificate_findings = certificate_from_row(row, label, cache=cache)
     findings.extend(certificate_findings)
     findings.extend(revocation_findings)
     issued = certificate.issuance_time
@@ -131,9 +137,16 @@ def _case(row: Mapping[str, Any], threshold: timedelta, extra: list[Finding]) ->
 
 
 def detect(
-    frame: pd.DataFrame, *, since: datetime, until: datetime, threshold: timedelta
+    frame: pd.DataFrame,
+    *,
+    since: datetime,
+    until: datetime,
+    threshold: timedelta,
+    cache: ParseCache | None = None,
 ) -> Detection:
-    """The early revocations among the joined rows of [since, until)."""
+    """The early revocations among the joined rows of [since, until).
+
+    `cache` lets the rest of the run reuse the revoked certificates' parsed DER."""
     problems: list[Finding] = []
     by_certificate: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in records(frame):
@@ -168,7 +181,7 @@ def detect(
                     f"certificate; the earliest, at {first}, is reported",
                 )
             )
-        case = _case(rows[0], threshold, extra)
+        case = _case(rows[0], threshold, extra, cache)
         if case is not None:
             cases.append(case)
     cases.sort(key=lambda c: (c.revocation.revoked_at, c.key))

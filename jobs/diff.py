@@ -175,9 +175,12 @@ def diff_certificates(
     before, _ = parsed_or_error(revoked, cache)
     after, after_error = parsed_or_error(replacement, cache)
     kept, added, removed = split_names(revoked.names, replacement.names)
+    # A candidate's DER is parsed only once it is chosen (records.certificate_from_row).
+    spki_before = revoked.spki_sha256 or (before.spki_sha256 if before else None)
+    spki_after = replacement.spki_sha256 or (after.spki_sha256 if after else None)
     key_reused = (
-        revoked.spki_sha256.lower() == replacement.spki_sha256.lower()
-        if revoked.spki_sha256 is not None and replacement.spki_sha256 is not None
+        spki_before.lower() == spki_after.lower()
+        if spki_before is not None and spki_after is not None
         else None
     )
     partial = CertDiff(

@@ -19,6 +19,7 @@ itself.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import secrets
 import time
@@ -36,13 +37,19 @@ from jobs.detect import detect
 from jobs.enrich import enrich
 from jobs.errors import ConfigError, RevwatchError, StateError
 from jobs.model import Case, Certificate
+from jobs.profiles import ProfileOptions
 from jobs.records import certificate_from_row
 from jobs.source import CaDatabase, records
 from jobs.state import Ledger, RunRecord
+from jobs.x509 import ParseCache
 
 log = logging.getLogger(__name__)
 run_log = logging.getLogger("revwatch.run")
 
+GZIP_CSV_ABOVE = 1024 * 1024
+# Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
+# is a few kilobytes, so this bounds the cache near 0.5 GB at most while keeping hits high.
+PARSE_CACHE_LIMIT = 150_000
 OUTPUT_FILES = ("report.html", "report.txt", "early-revocations.csv", "report.json", "message.eml")
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
 
@@ -92,7 +99,19 @@ def smtp_settings(settings: Settings) -> delivery.SmtpSettings:
     )
 
 
-def candidates_for(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[Certificate]:
+def open_ca(settings: Settings) -> CaDatabase:
+    """The CA database through the configured profile and its options."""
+    options = ProfileOptions(
+        # EJBCA's offset is signed (notBefore = issuance + offset); users give how far back.
+        validity_offset=-settings.validity_offset,
+        lookback=settings.boulder_lookback,
+    )
+    return CaDatabase(settings.ca_url(), settings.profile, options=options)
+
+
+def candidates_for(
+    ca: CaDatabase, cases: list[Case], settings: Settings, cache: ParseCache | None = None
+) -> list[Certificate]:
     """Replacement candidates of every case with a subscriber, fetched in batches."""
     wanted = []
     for case in cases:
@@ -106,21 +125,24 @@ def candidates_for(ca: CaDatabase, cases: list[Case], settings: Settings) -> lis
     certificates = []
     for row in records(ca.replacement_candidates(wanted)):
         label = f"candidate certificate (issuer {row.get('issuer_dn')}, serial {row.get('serial')})"
-        certificate, findings = certificate_from_row(row, label)
+        certificate, findings = certificate_from_row(row, label, cache=cache, parse=False)
         for finding in findings:
             log.warning("%s", finding.message)
         certificates.append(certificate)
     return certificates
 
 
-def enrich_cases(ca: CaDatabase, cases: list[Case], settings: Settings) -> list[Case]:
+def enrich_cases(
+    ca: CaDatabase, cases: list[Case], settings: Settings, cache: ParseCache | None = None
+) -> list[Case]:
     """Replacement, diff and labels for `cases`: candidates and declared replacements from the
     CA database (one query per batch), then the pure enrichment."""
     return enrich(
         cases,
-        candidates_for(ca, cases, settings),
+        candidates_for(ca, cases, settings, cache),
         replacement_window=settings.replacement_window,
         declared=ca.declared_replacements([case.key for case in cases]),
+        cache=cache,
     )
 
 
@@ -140,6 +162,14 @@ def window(
     if since >= until:
         raise ConfigError(f"empty window [{since.isoformat()}, {until.isoformat()})")
     return since, until
+
+
+def _attachment(csv: str) -> tuple[str | bytes, str]:
+    """The CSV as attached: gzipped once it is large (a mass revocation), so the mail stays
+    far below the 10 MB that mail systems commonly accept; the --out directory keeps it plain."""
+    if len(csv) <= GZIP_CSV_ABOVE:
+        return csv, "early-revocations.csv"
+    return gzip.compress(csv.encode("utf-8"), mtime=0), "early-revocations.csv.gz"
 
 
 def _write_outputs(
@@ -239,17 +269,21 @@ def _run(
     since, until = window(settings, ledger.watermark() if ledger else None, run.now)
     run.since, run.until = since, until
     own_ca = ca is None
-    ca = ca if ca is not None else CaDatabase(settings.ca_url(), settings.profile)
+    ca = ca if ca is not None else open_ca(settings)
     run.source = ca.label
     try:
         frame = ca.early_revocations(since, until, settings.threshold)
-        detection = detect(frame, since=since, until=until, threshold=settings.threshold)
+        # One parse of each DER per run, shared by detection, matching and the diff.
+        cache = ParseCache(limit=PARSE_CACHE_LIMIT)
+        detection = detect(
+            frame, since=since, until=until, threshold=settings.threshold, cache=cache
+        )
         for problem in detection.problems:
             log.warning("%s", problem.message)
         already = ledger.reported(c.key for c in detection.cases) if ledger else {}
         fresh = [case for case in detection.cases if case.key not in already]
         run.found, run.new = len(detection.cases), len(fresh)
-        cases = enrich_cases(ca, fresh, settings)
+        cases = enrich_cases(ca, fresh, settings, cache)
     finally:
         if own_ca:
             ca.close()
@@ -272,11 +306,13 @@ def _run(
     message_id = delivery.message_id_for(
         [case.key for case in cases], window_until=until, domain=domain
     )
+    attachment, attachment_name = _attachment(rendered.csv)
     message = delivery.build_message(
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        csv=rendered.csv,
+        csv=attachment,
+        csv_filename=attachment_name,
         mail_from=mail_from,
         mail_to=mail_to,
         message_id=message_id,

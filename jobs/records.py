@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.model import REASON_NAMES, Certificate, Finding, Revocation, Severity, normalise_serial
-from jobs.x509 import parse_certificate
+from jobs.x509 import ParseCache, ParsedCertificate, parse_certificate
 
 RECORD_CODES = frozenset(
     {
@@ -53,24 +53,35 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def certificate_from_row(row: Mapping[str, Any], label: str) -> tuple[Certificate, list[Finding]]:
-    """A Certificate from an issuance row; `label` names the record in every finding."""
+def certificate_from_row(
+    row: Mapping[str, Any],
+    label: str,
+    *,
+    cache: ParseCache | None = None,
+    parse: bool = True,
+) -> tuple[Certificate, list[Finding]]:
+    """A Certificate from an issuance row; `label` names the record in every finding.
+
+    `parse=False` reads the DER only when the names column is empty: replacement candidates
+    are ranked on their names, and only the one chosen is parsed (by the diff, through the same
+    `cache`), which spares a mass-revocation night most of its parsing.
+    """
     findings: list[Finding] = []
     serial, problem = serial_of(row.get("serial"))
     if problem:
         findings.append(Finding(problem.code, problem.severity, f"{label}: {problem.message}"))
     column_names = _split_names(row.get("names"))
-    names, spki = column_names, None
+    names, spki, unparseable = column_names, None, False
     der = row.get("der")
-    if isinstance(der, bytes) and der:
-        try:
-            parsed = parse_certificate(der)
-        except ValueError as exc:
+    if isinstance(der, bytes) and der and (parse or not column_names):
+        parsed = cache.get(der) if cache is not None else _parse(der)
+        if isinstance(parsed, str):
+            unparseable = True
             findings.append(
                 Finding(
                     "data.der_unparseable",
                     Severity.ERROR,
-                    f"{label}: the stored certificate (DER) does not parse ({exc}); "
+                    f"{label}: the stored certificate (DER) does not parse ({parsed}); "
                     "the database columns are reported instead",
                 )
             )
@@ -105,10 +116,18 @@ def certificate_from_row(row: Mapping[str, Any], label: str) -> tuple[Certificat
         not_before=_time(row.get("not_before")),
         not_after=_time(row.get("not_after")),
         issued_at=_time(row.get("issued_at")),
-        der=der if isinstance(der, bytes) and der else None,
+        # A blob that is not a certificate has no meaningful SHA-256 or crt.sh link.
+        der=der if isinstance(der, bytes) and der and not unparseable else None,
         spki_sha256=spki,
     )
     return certificate, findings
+
+
+def _parse(der: bytes) -> ParsedCertificate | str:
+    try:
+        return parse_certificate(der)
+    except ValueError as exc:
+        return str(exc)
 
 
 def revocation_from_row(

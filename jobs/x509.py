@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -171,6 +172,7 @@ class ParseCache:
         return found
 
 
+@lru_cache(maxsize=65_536)  # the same subject DNs recur across a night's cases and replacements
 def dn_attributes(dn: str) -> tuple[tuple[str, str], ...]:
     """(name, value) pairs of an RFC 4514 DN string, most general first, as encoded.
 

@@ -18,11 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
-from jobs.certfactory import CertificateAuthority
+from jobs.certfactory import CertificateAuthority, key_from_secret
 from jobs.resources import sql_dir
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -273,8 +272,6 @@ class BoulderData:
         naive = issued.astimezone(UTC).replace(tzinfo=None)
         expires = naive + timedelta(days=90)
         key = secrets.randbelow(2**200) + 1
-        from jobs.certfactory import key_from_secret  # one key: precert and final match
-
         der = ca.issue(
             names,
             not_before=issued,
@@ -364,85 +361,3 @@ class BoulderData:
                 "replaced": 1,
             }
         )
-
-
-def pem(der: bytes) -> str:  # handy when a test fails and a human wants to look
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
-
-
-# --- Big tables for the plan checks (tests: a few hundred thousand rows; bench: a million) ---
-# Rows one minute apart from BIG_BASE over four issuers; every 50th is revoked an hour after
-# issuance, so a one-day window holds ~29 revocations, as a mid-size CA's night does.
-BIG_BASE = datetime(2025, 1, 1, tzinfo=UTC)
-BIG_ISSUERS = 4
-
-
-def big_ejbca(engine: Engine, rows: int) -> None:
-    """`rows` CertificateData rows built in the server by set-based SQL (no Python loop)."""
-    base = ms(BIG_BASE)
-    if engine.dialect.name == "postgresql":
-        source, n, cat = "generate_series(1, :rows) AS s(n)", "s.n::bigint", "||"
-        fingerprint = "md5(s.n::text)"
-        issuer = f"'CN=Bench CA ' || (s.n % {BIG_ISSUERS})"
-        sql_rows = {"rows": rows}
-    else:
-        source, n, cat = f"seq_1_to_{rows} AS s", "s.seq", None
-        fingerprint = "MD5(s.seq)"
-        issuer = f"CONCAT('CN=Bench CA ', s.seq % {BIG_ISSUERS})"
-        sql_rows = {}
-
-    def concat(*parts: str) -> str:
-        return f" {cat} ".join(parts) if cat else f"CONCAT({', '.join(parts)})"
-
-    revoked = f"{n} % 50 = 0"
-    statement = f"""
-        INSERT INTO CertificateData (fingerprint, certificateProfileId, expireDate, issuerDN,
-            notBefore, revocationDate, revocationReason, rowVersion, serialNumber, status,
-            subjectAltName, subjectDN, type, updateTime, username)
-        SELECT {fingerprint}, 1, {base} + {n} * 60000 + 7776000000, {issuer},
-            {base} + {n} * 60000,
-            CASE WHEN {revoked} THEN {base} + {n} * 60000 + 3600000 ELSE -1 END,
-            CASE WHEN {revoked} THEN 1 ELSE -1 END, 0, {concat(n, "''")},
-            CASE WHEN {revoked} THEN 40 ELSE 20 END,
-            {concat("'dNSName=h'", n, "'.example'")}, {concat("'CN=h'", n, "'.example'")}, 1,
-            {base}, {concat("'user'", f"{n} % 10000")}
-        FROM {source}"""
-    with engine.begin() as connection:
-        connection.execute(text(statement), sql_rows)
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("ANALYZE CertificateData")
-        else:
-            connection.exec_driver_sql("ANALYZE TABLE CertificateData")
-
-
-def big_boulder(engine: Engine, rows: int) -> None:
-    """`rows` certificates, their status rows and a revokedCertificates row for every 50th."""
-    base = BIG_BASE.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
-    serial = "LPAD(HEX(s.seq), 36, '0')"
-    issued = f"TIMESTAMP('{base}') + INTERVAL s.seq MINUTE"
-    statements = [
-        f"""INSERT INTO certificates (registrationID, serial, digest, der, issued, expires)
-            SELECT s.seq % 10000, {serial}, MD5(s.seq), UNHEX(MD5(s.seq)), {issued},
-                   {issued} + INTERVAL 90 DAY
-            FROM seq_1_to_{rows} AS s""",
-        f"""INSERT INTO certificateStatus (serial, status, ocspLastUpdated, revokedDate,
-                revokedReason, lastExpirationNagSent, notAfter, issuerID)
-            SELECT {serial}, IF(s.seq % 50 = 0, 'revoked', 'good'), {issued},
-                   IF(s.seq % 50 = 0, {issued} + INTERVAL 1 HOUR, '0000-00-00 00:00:00'),
-                   IF(s.seq % 50 = 0, 1, 0), '0000-00-00 00:00:00', {issued} + INTERVAL 90 DAY,
-                   s.seq % {BIG_ISSUERS}
-            FROM seq_1_to_{rows} AS s""",
-        f"""INSERT INTO revokedCertificates (issuerID, serial, notAfterHour, shardIdx,
-                revokedDate, revokedReason)
-            SELECT s.seq % {BIG_ISSUERS}, {serial}, {issued} + INTERVAL 90 DAY, s.seq % 128,
-                   {issued} + INTERVAL 1 HOUR, 1
-            FROM seq_1_to_{rows} AS s WHERE s.seq % 50 = 0 ORDER BY s.seq""",
-    ]
-    with engine.begin() as connection:
-        connection.exec_driver_sql("SET SESSION sql_mode = ''")
-        for statement in statements:
-            connection.execute(text(statement))
-        for table in ("certificates", "certificateStatus", "revokedCertificates"):
-            connection.exec_driver_sql(f"ANALYZE TABLE {table}")

@@ -10,7 +10,8 @@ Each directory under tests/golden/enrich/ holds `input.json` and `expected.json`
   validity (default 90), `eku` and `policies` (dotted OIDs), `precertificate` (poison);
 - `"der_hex": "..."` stores those bytes as the DER (to model a blob that does not parse).
 
-A row with `"ca": N` (and no DER) gets golden CA N's DN as its issuer. A row with DER goes through `jobs.records.certificate_from_row`, the pipeline's own path: names,
+A row with `"ca": N` (and no DER) gets golden CA N's DN as its issuer. A row with DER goes
+through `jobs.records.certificate_from_row`, the pipeline's own path: names,
 key and SHA-256 then come from the DER, and the revoked certificate's record findings (such as
 `data.der_unparseable`) become the case's findings. The issuer of a DER row is its CA's DN.
 """

@@ -70,8 +70,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, set[str]]:
     whole = CaDatabase(Settings(ca_db=url).ca_url())
     frame = whole.early_revocations(SINCE, NOW, timedelta(days=7))
     whole.close()
-    expected = {c.revocation.serial for c in detect(frame, since=SINCE, until=NOW,
-                                                     threshold=timedelta(days=7)).cases}  # fmt: skip
+    detection = detect(frame, since=SINCE, until=NOW, threshold=timedelta(days=7))
+    expected = {c.revocation.serial for c in detection.cases}
     assert {"bf0000", "bf0001", "bf0002"} <= expected
     return url, expected
 

@@ -104,3 +104,16 @@ def test_an_empty_frame_has_no_cases() -> None:
         threshold=timedelta(days=7),
     )
     assert detection.cases == () and detection.problems == ()
+
+
+def test_an_unparseable_der_has_no_fingerprint() -> None:
+    """Garbage bytes would give a crt.sh link to nothing: the case reports no SHA-256."""
+    input_ = json.loads((GOLDEN / "unparseable-der" / "input.json").read_text())
+    detection = detect(
+        _frame(input_["rows"]),
+        since=parse_time(input_["window"]["since"]),
+        until=parse_time(input_["window"]["until"]),
+        threshold=parse_duration(input_["threshold"]),
+    )
+    (case,) = detection.cases
+    assert case.certificate.sha256 is None and case.certificate.names == ("shop.example.es",)

@@ -318,3 +318,25 @@ def test_rules_and_codes_are_consistent() -> None:
     names = [getattr(rule, "__name__", "") for rule in RULES]
     assert len(set(names)) == len(names)
     assert all(code.startswith("diff.") for code in FINDING_CODES)
+
+
+def test_the_banded_table_gives_the_full_tables_alignment() -> None:
+    """alignment() computes only the band |i - j| <= distance; the backtrace must not change."""
+    from jobs import alignment as module
+
+    def full(a: str, b: str) -> tuple[EditStep, ...]:
+        original = module._table
+        module._table = lambda x, y, band=None: original(x, y)  # type: ignore[assignment]
+        try:
+            return module.alignment(a, b)
+        finally:
+            module._table = original  # type: ignore[assignment]
+
+    rng = random.Random(20261127)
+    for _ in range(3000):
+        a = "".join(rng.choice("abm.rn") for _ in range(rng.randrange(0, 10)))
+        b = "".join(rng.choice("abm.rn") for _ in range(rng.randrange(0, 10)))
+        if rng.random() < 0.7 and a:  # mostly near-misses, as in real typos
+            k = rng.randrange(len(a))
+            b = a[:k] + rng.choice(["", "m", "rn", a[k : k + 2][::-1]]) + a[k + 1 :]
+        assert module.alignment(a, b) == full(a, b), (a, b)

@@ -28,11 +28,9 @@ from jobs.profiles import available, decode_base64_der, from_ms
 from jobs.source import CaDatabase, open_profile
 from tests import test_profile_boulder as boulder_data
 from tests import test_profile_ejbca as ejbca_data
+from tests.ca_big import BIG_BASE, big_boulder, big_ejbca
 from tests.ca_schemas import (
-    BIG_BASE,
     audit_details,
-    big_boulder,
-    big_ejbca,
     insert,
     java_hash,
     ms,

@@ -1,0 +1,3 @@
+-- Returns: one row, version: the PostgreSQL server's version string.
+-- Params:
+SELECT version() AS version

@@ -348,3 +348,30 @@ def test_demo_command(tmp_path: Path) -> None:
     assert "likely-typo" in seed["labels"]
     assert str((out / "report.html").resolve()) in result.stdout
     assert len(list((out / "mailbox").glob("*.eml"))) == 1
+
+
+def test_a_large_csv_is_attached_gzipped(
+    sqlite_ca: URL, smtp_server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from jobs import pipeline
+
+    monkeypatch.setattr(pipeline, "GZIP_CSV_ABOVE", 100)
+    settings = Settings(
+        ca_db=sqlite_ca.render_as_string(hide_password=False),
+        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
+        out=tmp_path / "out",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        mail_from="revwatch@ca.example",
+        mail_to=("compliance@ca.example",),
+    )
+    run_once(settings, NOW)
+    (message,) = smtp_server.messages
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/gzip"
+    assert attachment.get_filename() == "early-revocations.csv.gz"
+    plain = (tmp_path / "out" / "early-revocations.csv").read_bytes()
+    assert gzip.decompress(attachment.get_content()) == plain

@@ -441,3 +441,38 @@ def test_enriched_golden_cases_show_edits_domain_subject_typo_and_reason() -> No
     assert "registrable domain</strong>" in out.html
     assert "<code>CUA<ins>L</ins>TIS S.L.U</code>" in out.html
     assert "[error] diff.name.registrable_domain_typo" in out.text
+
+
+def test_a_mass_revocation_night_shows_the_most_severe_in_full_and_all_in_the_csv() -> None:
+    from jobs.report import FULL_CASES
+
+    cases = [
+        replace(
+            bare_case(format(0x1000 + n, "x"), 3600 + n),
+            certificate=Certificate(
+                issuer=ISSUER, serial=format(0x1000 + n, "x"),
+                names=(f"www.shop{n % 7}.co.uk",),
+            ),
+        )
+        for n in range(FULL_CASES + 50)
+    ]  # fmt: skip
+    severe = replace(
+        bare_case("dead", 6 * 86400),
+        findings=(Finding("diff.name.registrable_domain_typo", Severity.ERROR, "typo"),),
+    )
+    ctx = context([*cases, severe])
+    out = render(ctx)
+    assert len(ctx.shown) == FULL_CASES and ctx.shown[0] is severe  # error findings first
+    notice = f"This window holds {FULL_CASES + 51} early revocations"
+    assert notice in out.text and "<strong>" + str(FULL_CASES + 51) in out.html
+    assert out.text.count("revoked, ") == FULL_CASES
+    assert len(list(csv.DictReader(io.StringIO(out.csv)))) == FULL_CASES + 51
+    document = json.loads(out.json)
+    assert len(document["cases"]) == FULL_CASES + 51
+    assert document["summary"]["by_domain"]["shop0.co.uk"] == 36  # PSL: co.uk is a suffix
+    assert "By registrable domain" in out.text
+
+
+def test_a_quiet_night_shows_everything_and_no_notice() -> None:
+    ctx = context([bare_case("a1", 60)])
+    assert ctx.shown == ctx.cases and "This window holds" not in render(ctx).text

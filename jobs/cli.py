@@ -22,7 +22,8 @@ from typing import Any
 from jobs import __version__
 from jobs.config import Settings, load_settings, redact_url, utcnow
 from jobs.errors import RevwatchError
-from jobs.pipeline import RunOutcome, run_once
+from jobs.pipeline import run_once
+from jobs.runlog import RunOutcome
 
 log = logging.getLogger("revwatch")
 

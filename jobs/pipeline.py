@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import gzip
 import logging
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
 
-from jobs import delivery, metrics, outbox, report
+from jobs import delivery, outbox, report
 from jobs.config import Settings, smtp_problems, utcnow
 from jobs.detect import detect
 from jobs.enrich import enrich
@@ -39,12 +37,20 @@ from jobs.errors import ConfigError, RevwatchError, StateError
 from jobs.model import Case, Certificate
 from jobs.profiles import ProfileOptions
 from jobs.records import certificate_from_row
+from jobs.runlog import (
+    RunOutcome,
+    RunTrace,
+    finish,
+    log_summary,
+    new_run_id,
+    record,
+    refused_text,
+)
 from jobs.source import CaDatabase, records
 from jobs.state import Ledger, RunRecord
 from jobs.x509 import ParseCache
 
 log = logging.getLogger(__name__)
-run_log = logging.getLogger("revwatch.run")
 
 GZIP_CSV_ABOVE = 1024 * 1024
 # Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
@@ -52,28 +58,6 @@ GZIP_CSV_ABOVE = 1024 * 1024
 PARSE_CACHE_LIMIT = 150_000
 OUTPUT_FILES = ("report.html", "report.txt", "early-revocations.csv", "report.json", "message.eml")
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one run did; the CLI prints it and the scheduler logs it."""
-
-    run_id: str
-    since: datetime
-    until: datetime
-    cases_found: int
-    cases_new: int
-    already_reported: int
-    mailed: bool
-    message_id: str
-    outputs: dict[str, Path] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
-    problems: int = 0
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable and readable in the ledger: the start time plus a random suffix."""
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def smtp_settings(settings: Settings) -> delivery.SmtpSettings:
@@ -209,21 +193,6 @@ def _open_ledger(settings: Settings) -> Ledger | None:
     return Ledger.open(url)
 
 
-@dataclass
-class _Run:
-    """The mutable bookkeeping of one run, so a failure can still be recorded and logged."""
-
-    run_id: str
-    now: datetime
-    started: float
-    since: datetime | None = None
-    until: datetime | None = None
-    threshold_seconds: int = 0
-    found: int = 0
-    new: int = 0
-    source: str = ""
-
-
 def run_once(
     settings: Settings,
     now: datetime,
@@ -232,7 +201,7 @@ def run_once(
     ca: CaDatabase | None = None,
 ) -> RunOutcome:
     """One run of the job at `now` (aware UTC). Raises a RevwatchError subclass on failure."""
-    run = _Run(
+    run = RunTrace(
         run_id=new_run_id(now),
         now=now,
         started=time.monotonic(),
@@ -247,9 +216,9 @@ def run_once(
             try:
                 outcome = _run(settings, run, smtp, ledger, sender, ca)
             except RevwatchError as exc:
-                _finish(settings, run, ledger, "failed", error=str(exc))
+                finish(settings, run, ledger, "failed", error=str(exc))
                 raise
-            _finish(settings, run, ledger, "success", outcome=outcome)
+            finish(settings, run, ledger, "success", outcome=outcome)
             return outcome
     finally:
         if ledger is not None:
@@ -258,7 +227,7 @@ def run_once(
 
 def _run(
     settings: Settings,
-    run: _Run,
+    run: RunTrace,
     smtp: delivery.SmtpSettings | None,
     ledger: Ledger | None,
     sender: Sender,
@@ -331,7 +300,7 @@ def _run(
         problems=len(detection.problems),
     )
     if smtp is None or ledger is None:
-        _log_summary(run, "dry-run", outcome=outcome)
+        log_summary(run, "dry-run", outcome=outcome)
         return outcome
     reported = [(c.key[0], c.key[1], c.revocation.revoked_at) for c in cases]
     envelope = outbox.Envelope(
@@ -349,7 +318,7 @@ def _run(
         log.warning("recipient %s refused the report: %s", recipient, reply)
     outcome = replace(outcome, mailed=True, refused=dict(result.refused))
     try:
-        ledger.record_success(_record(run, "success", outcome=outcome), reported)
+        ledger.record_success(record(run, "success", outcome=outcome), reported)
     except StateError as exc:
         raise StateError(
             f"the mail server accepted the report {message_id} but the ledger could not be "
@@ -391,96 +360,7 @@ def _recover(
                 outcome="success",
                 error="recovered: interrupted after storing its message; re-sent by a later run",
                 message_id=envelope.message_id,
-                refused=_refused_text(result.refused),
+                refused=refused_text(result.refused),
             ),
             cases,
         )
-
-
-def _refused_text(refused: dict[str, str]) -> str | None:
-    return "\n".join(f"{k}: {v}" for k, v in sorted(refused.items())) or None
-
-
-def _record(
-    run: _Run, outcome_name: str, *, outcome: RunOutcome | None = None, error: str | None = None
-) -> RunRecord:
-    assert run.since is not None and run.until is not None
-    refused = outcome.refused if outcome else {}
-    return RunRecord(
-        run_id=run.run_id,
-        started_at=run.now,
-        # Tests move `now`; a record must never finish before it started.
-        finished_at=max(run.now, utcnow()),
-        window_since=run.since,
-        window_until=run.until,
-        threshold_seconds=run.threshold_seconds,
-        cases_found=run.found,
-        cases_new=run.new,
-        outcome=outcome_name,
-        error=error,
-        message_id=outcome.message_id if outcome else None,
-        source=run.source,
-        refused=_refused_text(refused),
-    )
-
-
-def _finish(
-    settings: Settings,
-    run: _Run,
-    ledger: Ledger,
-    outcome_name: str,
-    *,
-    outcome: RunOutcome | None = None,
-    error: str | None = None,
-) -> None:
-    """Record a failed run, log the run's summary line and write the metrics."""
-    if outcome_name == "failed" and run.since is not None:
-        try:
-            ledger.record_failure(_record(run, "failed", error=error))
-        except StateError as exc:
-            log.error("could not record the failed run: %s", exc)
-    _log_summary(run, outcome_name, outcome=outcome, error=error)
-    if settings.metrics_file is not None:
-        try:
-            last_success = ledger.last_success()
-        except StateError:
-            last_success = None
-        metrics.write(
-            settings.metrics_file,
-            metrics.RunMetrics(
-                finished_at=max(run.now, utcnow()),
-                outcome=outcome_name,
-                cases_found=run.found,
-                cases_mailed=run.new if outcome_name == "success" else 0,
-                duration_seconds=time.monotonic() - run.started,
-                last_success=last_success,
-            ),
-        )
-
-
-def summary(run_id: str, outcome_name: str, **fields: Any) -> dict[str, Any]:
-    """The fields of a run's one summary log line (never a secret: no URLs with passwords)."""
-    return {"event": "run", "run_id": run_id, "outcome": outcome_name, **fields}
-
-
-def _log_summary(
-    run: _Run, outcome_name: str, *, outcome: RunOutcome | None = None, error: str | None = None
-) -> None:
-    fields = summary(
-        run.run_id,
-        outcome_name,
-        since=run.since.isoformat() if run.since else None,
-        until=run.until.isoformat() if run.until else None,
-        found=run.found,
-        new=run.new,
-        already_reported=outcome.already_reported if outcome else None,
-        mailed=bool(outcome and outcome.mailed),
-        message_id=outcome.message_id if outcome else None,
-        refused=sorted(outcome.refused) if outcome else [],
-        record_problems=outcome.problems if outcome else None,
-        duration_seconds=round(time.monotonic() - run.started, 3),
-        source=run.source or None,
-        error=error,
-    )
-    level = logging.ERROR if outcome_name == "failed" else logging.INFO
-    run_log.log(level, "run %s %s", run.run_id, outcome_name, extra={"summary": fields})

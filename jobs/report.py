@@ -11,39 +11,43 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import re
-import textwrap
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
-
-from jobs import durations, names
-from jobs.model import Case, EditStep, NameChange, Severity, normalise_serial
-from jobs.resources import templates_dir
+from jobs import names
+from jobs.filters import (
+    MISSING,
+    UNKNOWN,
+    crtsh_url,
+    edit_html,
+    edit_text,
+    environment,
+    format_duration,
+    format_serial,
+    format_utc,
+    iso,
+    plural,
+    replacement_delay,
+    show,
+    text_or_none,
+)
+from jobs.model import Case, Severity
 
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
 # founding incident's pattern, so those cards come first.
 SUSPICIOUS_LABEL = "likely-typo"
-MISSING = "—"
 # Cases shown in full in the mail bodies; a mass revocation night lists the rest in the CSV only,
 # which keeps the mail readable and well under common 10 MB size limits.
 FULL_CASES = 200
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-UNKNOWN = "unknown"
 CSV_COLUMNS = (
     "issuer", "serial", "sha256", "names", "subject", "issued_at", "revoked_at",
     "seconds_to_revocation", "reason", "revoked_by", "comment", "subscriber",
     "replacement_serial", "replacement_sha256", "replacement_names", "name_changes", "labels",
 )  # fmt: skip
-# Control characters could forge lines in the text mail; bidi overrides can make a name read as
-# another. Subscribers write these fields, so both are shown as escapes rather than obeyed.
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 # Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -150,8 +154,8 @@ def build_context(
     summary = Summary(
         total=len(ordered),
         by_reason=_counts(c.revocation.reason for c in ordered),
-        by_operator=_counts(_text(c.revocation.revoked_by) or UNKNOWN for c in ordered),
-        by_issuer=_counts(_text(c.certificate.issuer) or UNKNOWN for c in ordered),
+        by_operator=_counts(text_or_none(c.revocation.revoked_by) or UNKNOWN for c in ordered),
+        by_issuer=_counts(text_or_none(c.certificate.issuer) or UNKNOWN for c in ordered),
         by_label=_counts(label for c in ordered for label in c.labels),
         with_replacement=sum(1 for c in ordered if c.replacement is not None),
         by_domain=_counts(
@@ -176,136 +180,6 @@ def build_context(
     )
 
 
-# --- filters: every human formatting lives here ---------------------------------------------
-
-
-def _text(value: object) -> str | None:
-    """A field as text, or None when absent: None, pandas' NaN/NaT and "" all mean absent."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value)
-    return None if text in ("", "nan", "NaT", "None") else text
-
-
-def show(value: object, missing: str = MISSING) -> str:
-    """A subscriber-written field made safe to print: absent -> "—", control characters escaped."""
-    text = _text(value)
-    if text is None:
-        return missing
-    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def format_duration(seconds: object) -> str:
-    """Seconds in words ("4 h 38 min", "23 min"); "unknown" when absent."""
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or math.isnan(seconds):
-        return UNKNOWN
-    return durations.format_duration(int(seconds))
-
-
-def format_utc(moment: object) -> str:
-    """A timestamp as "2026-11-25 12:17 UTC"; "unknown" when absent."""
-    if not isinstance(moment, datetime):
-        return UNKNOWN
-    return _as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # Naive times should not reach here (the source normalises to UTC); read them as UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def iso(moment: object) -> str | None:
-    """ISO 8601 with the UTC offset written out (`+00:00`), None when absent."""
-    return _as_utc(moment).isoformat() if isinstance(moment, datetime) else None
-
-
-def format_serial(value: object) -> str:
-    """A serial as lower-case hex; a malformed one is shown as written, escaped."""
-    text = _text(value)
-    try:
-        return MISSING if text is None else normalise_serial(text)
-    except ValueError:
-        return show(text)
-
-
-def crtsh_url(sha256: str) -> str:
-    """The crt.sh page of a certificate, by the SHA-256 of its DER."""
-    return f"https://crt.sh/?sha256={sha256}"
-
-
-def replacement_delay(case: Case) -> int | None:
-    """Seconds from the revocation to the replacement's issuance (negative: issued before)."""
-    issued = case.replacement.issuance_time if case.replacement else None
-    revoked = case.revocation.revoked_at
-    delay = _as_utc(issued) - _as_utc(revoked) if issued and revoked else None
-    return None if delay is None else int(delay.total_seconds())
-
-
-def relative(seconds: int | None) -> str:
-    """A replacement delay in words: "23 min after", "5 min before", "unknown"."""
-    when = "before" if seconds is not None and seconds < 0 else "after"
-    return UNKNOWN if seconds is None else f"{format_duration(abs(seconds))} {when}"
-
-
-# How each edit op is shown; `{0}` is the revoked side, `{1}` the replacement's. An op this
-# module does not know is shown as a substitution rather than dropped.
-_EDIT_HTML = {"equal": "{1}", "insert": "<ins>{1}</ins>", "delete": "<del>{0}</del>"}
-_EDIT_TEXT = {"equal": "{1}", "insert": "[+{1}]", "delete": "[-{0}]", "transpose": "[{0}<>{1}]"}
-
-
-def _edit(change: NameChange, formats: dict[str, str], default: str) -> list[tuple[str, str, str]]:
-    # Without an alignment, the whole name counts as replaced.
-    steps = change.edit or (EditStep("substitute", change.before, change.after),)
-    return [(formats.get(s.op, default), show(s.before), show(s.after or s.before)) for s in steps]
-
-
-def edit_html(change: NameChange) -> Markup:
-    """The replacement name with the edit marked: `mail.cua<ins>l</ins>tis.net`, escaped."""
-    parts = _edit(change, _EDIT_HTML, "<del>{0}</del><ins>{1}</ins>")
-    return Markup("").join(Markup(fmt).format(before, after) for fmt, before, after in parts)
-
-
-def edit_text(change: NameChange) -> str:
-    """The edit in plain text: `mail.cua[+l]tis.net`, `[-x]`, `[x->y]`, `[xy<>yx]`."""
-    parts = _edit(change, _EDIT_TEXT, "[{0}->{1}]")
-    return "".join(fmt.format(before, after) for fmt, before, after in parts)
-
-
-def wrap(text: str, prefix: str, width: int = 98) -> str:
-    """`prefix` + `text`, wrapped under ~100 columns with continuation lines aligned."""
-    indent = " " * len(prefix)
-    return textwrap.fill(
-        text, width=width, initial_indent=prefix, subsequent_indent=indent,
-        break_long_words=True, break_on_hyphens=False,
-    ) or prefix.rstrip()  # fmt: skip
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 early revocation", "3 early revocations"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-FILTERS: dict[str, Callable[..., Any]] = dict(
-    show=show, duration=format_duration, utc=format_utc, serial=format_serial, crtsh=crtsh_url,
-    replacement_delay=replacement_delay, relative=relative, edit_html=edit_html,
-    edit_text=edit_text, wrap=wrap, plural=plural,
-)  # fmt: skip
-
-
-def environment() -> jinja2.Environment:
-    """The Jinja2 environment of every template: HTML autoescaped, undefined names an error."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    return env
-
-
 # --- serialisations --------------------------------------------------------------------------
 
 
@@ -320,7 +194,7 @@ def case_json(case: Case) -> dict[str, Any]:
             "sha256": repl.sha256,
             "names": list(repl.names),
             "issued_at": iso(repl.issuance_time),
-            "subject": _text(repl.subject),
+            "subject": text_or_none(repl.subject),
             "issuer": repl.issuer,
         }
     return {
@@ -328,17 +202,17 @@ def case_json(case: Case) -> dict[str, Any]:
         "serial": format_serial(cert.serial),
         "sha256": cert.sha256,
         "names": list(cert.names),
-        "subject": _text(cert.subject),
-        "subscriber": _text(cert.subscriber),
+        "subject": text_or_none(cert.subject),
+        "subscriber": text_or_none(cert.subscriber),
         "issued_at": iso(cert.issuance_time),
         "revoked_at": iso(rev.revoked_at),
         "seconds_to_revocation": case.seconds_to_revocation,
         "reason": rev.reason,
         "reason_code": rev.reason_code,
-        "revoked_by": _text(rev.revoked_by),
-        "comment": _text(rev.comment),
+        "revoked_by": text_or_none(rev.revoked_by),
+        "comment": text_or_none(rev.comment),
         "replacement": replacement,
-        "replacement_reason": _text(case.replacement_reason),
+        "replacement_reason": text_or_none(case.replacement_reason),
         "replacement_delay_seconds": replacement_delay(case),
         "candidate_count": case.candidate_count,
         # {before, after, distance, edit: [{op, before, after}]}; json writes the tuples as lists.
@@ -382,7 +256,7 @@ def to_json(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None
 
 
 def _cell(value: object) -> str:
-    text = _text(value) or ""
+    text = text_or_none(value) or ""
     return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
 
 
@@ -437,3 +311,11 @@ def render(context: ReportContext) -> RenderedReport:
         csv=to_csv(context, rows),
         json=to_json(context, rows),
     )
+
+
+__all__ = [
+    "CSV_COLUMNS", "FULL_CASES", "MISSING", "UNKNOWN", "RenderedReport", "ReportContext",
+    "Summary", "build_context", "case_json", "case_order", "crtsh_url", "csv_row", "edit_html",
+    "edit_text", "environment", "format_duration", "format_serial", "format_utc", "iso",
+    "render", "show", "subject_line", "to_csv", "to_json",
+]  # fmt: skip

@@ -8,7 +8,7 @@ INSERT INTO CertificateData (fingerprint, base64Cert, cAFingerprint, certificate
     revocationDate, revocationReason, rowVersion, serialNumber, status, subjectAltName, subjectDN,
     type, updateTime, username)
 SELECT md5(s.n::text) || lpad(to_hex(s.n), 8, '0'),
-       translate(encode(bench_der(CASE WHEN s.typo THEN CAST(:typo_template AS bytea)
+       replace(encode(bench_der(CASE WHEN s.typo THEN CAST(:typo_template AS bytea)
                                        ELSE CAST(:template AS bytea) END,
                                   bench_serial(s.n), s.k, s.k, s.issued, CAST(:at AS integer[])),
                         'base64'), E'\n', ''),

@@ -1,0 +1,236 @@
+"""The scale benchmark's child-process figures: P4 (a mass-revocation night end to end, mailed),
+P5 (the backfill of all history) and P6 (a night with nothing to do).
+
+Owns running the real command (`python -m jobs ...`) as a child with a clean environment and a
+home of its own, and measuring it from outside: wall time, and the child's own peak RSS from
+`os.wait4` (per child, unlike RUSAGE_CHILDREN, which keeps the largest child so far). P4 mails a
+`jobs.mailsink.MailSink` on loopback whose handler only keeps the raw bytes, so the sink adds no
+parsing to the child's time; the message is examined afterwards. `--cprofile` runs P4 once more
+under cProfile and summarises where the time went. It must not build databases.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import gzip
+import io
+import os
+import pstats
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.databases import BASE, MASS_DAY, Built
+from bench.figures import Row, bare
+from jobs.mailsink import MailSink, SinkHandler
+
+REPO = Path(__file__).resolve().parent.parent
+BACKFILL_UNTIL = datetime(2026, 11, 1, tzinfo=UTC)  # all bulk history, not the mass event
+EMPTY_NIGHT = (datetime(2022, 6, 1, tzinfo=UTC), datetime(2022, 6, 2, tzinfo=UTC))
+MB = 1_000_000
+# (file, function) of the stages whose cumulative time the P4 profile reports, in run order.
+STAGES = (
+    ("jobs/source.py", "early_revocations"),
+    ("jobs/detect.py", "detect"),
+    ("jobs/state.py", "reported"),
+    ("jobs/pipeline.py", "candidates_for"),
+    ("jobs/enrich.py", "enrich"),
+    ("jobs/report.py", "build_context"),
+    ("jobs/report.py", "render"),
+    ("jobs/delivery.py", "build_message"),
+    ("jobs/outbox.py", "store"),
+    ("jobs/delivery.py", "send"),
+    ("jobs/state.py", "record_success"),
+)
+
+
+@dataclass(frozen=True)
+class Child:
+    """A finished child: wall seconds, its own peak RSS in bytes, exit code, output."""
+
+    seconds: float
+    rss: int
+    returncode: int
+    stdout: str
+    stderr_tail: str
+    stderr_found: int | None  # `found=N` of the run's summary line, if it logged one
+
+
+def run_child(argv: list[str], home: Path, **env: str) -> Child:
+    """Run `argv` from the repository root with HOME=`home`, no REVWATCH_* but `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("REVWATCH_")}
+    environment |= {"HOME": str(home), **env}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=environment, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        found, tail = None, []
+        err.seek(0)
+        for raw in err:  # a backfill of same-looking rows can log a great deal: keep the end
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            match = re.search(r"\bfound=(\d+)", line)
+            found = int(match.group(1)) if match else found
+            tail = [*tail[-20:], line]
+    return Child(seconds, usage.ru_maxrss * 1024, process.returncode, stdout, "\n".join(tail), found)
+
+
+def _job(*args: str) -> list[str]:
+    return [sys.executable, "-m", "jobs", *args]
+
+
+class _RawSink(SinkHandler):
+    """Keeps each message's bytes as received; parsing waits until the child has finished."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: list[bytes] = []
+
+    def keep(self, raw: bytes, mail_from: str, rcpt_tos: tuple[str, ...]) -> None:
+        self.raw.append(raw)
+
+
+def _csv_rows(raw: bytes) -> tuple[int, str]:
+    """Rows of the message's CSV attachment (gunzipped if need be) and the attachment's name."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    for part in message.iter_attachments():
+        name = part.get_filename() or ""
+        if ".csv" in name:
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            data = gzip.decompress(payload) if name.endswith(".gz") else payload
+            return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1, name
+    return -1, "(no CSV attached)"
+
+
+def _mass_night(built: Built, scratch: Path, prefix: list[str]) -> tuple[Child, list[bytes]]:
+    handler = _RawSink()
+    with MailSink(handler=handler) as sink:
+        child = run_child(
+            [*prefix, "run", "--ca-db", built.url.render_as_string(hide_password=False),
+             "--state-db", f"sqlite:///{scratch / 'ledger.sqlite'}",
+             "--since", MASS_DAY.isoformat(), "--until", (MASS_DAY + timedelta(days=1)).isoformat()],
+            scratch,
+            REVWATCH_SMTP_HOST=sink.host, REVWATCH_SMTP_PORT=str(sink.port),
+            REVWATCH_SMTP_SECURITY="none", REVWATCH_MAIL_FROM="revwatch@bench.example",
+            REVWATCH_MAIL_TO="compliance@bench.example",
+        )  # fmt: skip
+    return child, handler.raw
+
+
+def p4(built: Built, scratch: Path) -> Row:
+    """A mass-revocation night, the real job in a child, mailed to a loopback sink."""
+    cases = built.spec.mass
+    child, messages = _mass_night(built, scratch, _job())
+    size = len(messages[0]) if messages else 0
+    rows, attachment = _csv_rows(messages[0]) if messages else (-1, "(no message)")
+    problems = []
+    if child.returncode != 0:
+        problems.append(f"exit {child.returncode}: {child.stderr_tail[-300:]}")
+    if len(messages) != 1 or rows != cases or child.stderr_found != cases:
+        problems.append(
+            f"{len(messages)} message(s), {rows} CSV rows, found={child.stderr_found}; "
+            f"expected 1 message of {cases} cases"
+        )
+    return Row(
+        "P4",
+        f"{cases:,}-case night end to end (child, mailed)",
+        f"{child.seconds:.1f} s, {child.rss / MB:,.0f} MB RSS, {size / MB:.2f} MB message",
+        "30 s, 1 GB, 10 MB",
+        child.seconds <= 30 and child.rss <= 1000 * MB and size <= 10 * MB,
+        f"attachment {attachment}; {cases / child.seconds:,.0f} cases/s",
+        "; ".join(problems) or None,
+    )
+
+
+def p4_profile(built: Built, scratch: Path) -> str:
+    """P4 once more under cProfile: the stages' cumulative time and the top functions."""
+    target = scratch / "p4.prof"
+    child, _ = _mass_night(built, scratch, [sys.executable, "-m", "cProfile", "-o", str(target),
+                                            "-m", "jobs"])  # fmt: skip
+    if child.returncode != 0 or not target.is_file():
+        return f"P4 profile: the profiled run failed (exit {child.returncode})"
+    stats = pstats.Stats(str(target))
+    table = stats.stats  # type: ignore[attr-defined]
+    lines = [f"P4 under cProfile: {child.seconds:.1f} s wall (profiling slows Python code)"]
+    lines.append("  stage (cumulative s):")
+    for path, function in STAGES:
+        seconds = sum(v[3] for k, v in table.items() if k[0].endswith(path) and k[2] == function)
+        if seconds:
+            lines.append(f"    {path}:{function:<22} {seconds:8.2f}")
+    lines.append("  top 12 by own time (calls, own s, cumulative s, function):")
+    ranked = sorted(table.items(), key=lambda item: -item[1][2])[:12]
+    for (path, line, function), (_, calls, own, cumulative, _) in ranked:
+        where = path.replace(str(REPO) + "/", "").split("site-packages/")[-1]
+        lines.append(f"    {calls:>9,} {own:8.2f} {cumulative:8.2f}  {where}:{line}({function})")
+    return "\n".join(lines)
+
+
+def p5(built: Built, scratch: Path) -> Row:
+    """The backfill of all bulk history in a child: wall time, peak RSS, and its evidence."""
+    child = run_child(
+        _job("backfill", "--ca-db", built.url.render_as_string(hide_password=False),
+             "--since", BASE.isoformat(), "--until", BACKFILL_UNTIL.isoformat(),
+             "--out", str(scratch / "backfill")),
+        scratch,
+    )  # fmt: skip
+    match = re.search(r"backfill: (\d+) early revocations in (\d+) chunks", child.stdout)
+    cases, chunks = (int(match.group(1)), int(match.group(2))) if match else (-1, 0)
+    bare_s, bare_rows = bare(built, BASE, BACKFILL_UNTIL, repeats=1, warm=False)
+    problem = None
+    if child.returncode != 0 or cases != bare_rows:
+        problem = f"exit {child.returncode}, {cases} cases vs {bare_rows} rows of the bare join"
+    return Row(
+        "P5",
+        f"backfill of all history, {built.spec.variant}, {built.spec.certificates:,} certificates",
+        f"{child.seconds:.1f} s, {child.rss / MB:,.0f} MB RSS",
+        "120 s, 1 GB",
+        child.seconds <= 120 and child.rss <= 1000 * MB,
+        f"{cases:,} cases in {chunks} chunks, {cases / child.seconds:,.0f} cases/s; the bare join "
+        f"over all history: {bare_s:.2f} s ({child.seconds / bare_s:,.0f}x)",
+        problem,
+    )
+
+
+def p6(built: Built, scratch: Path) -> Row:
+    """A night with nothing to do: `revwatch run --no-mail` on an empty window, wall time."""
+    argv = _job(
+        "run", "--no-mail", "--ca-db", built.url.render_as_string(hide_password=False),
+        "--state-db", f"sqlite:///{scratch / 'absent-ledger.sqlite'}",
+        "--since", EMPTY_NIGHT[0].isoformat(), "--until", EMPTY_NIGHT[1].isoformat(),
+    )  # fmt: skip
+    runs = [run_child(argv, scratch) for _ in range(4)][1:]  # the first warms the .pyc files
+    seconds = statistics.median(c.seconds for c in runs)
+    bare_python = statistics.median(
+        run_child([sys.executable, "-c", "pass"], scratch).seconds for _ in range(3)
+    )
+    imports = statistics.median(
+        run_child([sys.executable, "-c", "import jobs.cli, jobs.pipeline"], scratch).seconds
+        for _ in range(3)
+    )
+    bad = [c for c in runs if c.returncode != 0 or c.stderr_found != 0]
+    return Row(
+        "P6",
+        "a night with nothing to do (child, --no-mail, empty window)",
+        f"{seconds:.2f} s",
+        "1.5 s",
+        seconds <= 1.5,
+        f"of which: interpreter start {bare_python:.2f} s, importing jobs.cli + pipeline "
+        f"{imports:.2f} s (both in a child)",
+        f"exit {bad[0].returncode}, found={bad[0].stderr_found}: {bad[0].stderr_tail[-300:]}"
+        if bad
+        else None,
+    )
+

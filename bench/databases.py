@@ -177,6 +177,12 @@ def drop(admin: URL, name: str) -> None:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def size(admin: URL, name: str) -> int:
+    """Bytes on disk of the database `name`."""
+    with _autocommit(admin) as connection:
+        return int(_execute(connection, statements(), "database_size", name=name).scalar() or 0)
+
+
 def _finished(url: URL, spec: Spec) -> bool:
     """Whether a kept database holds what `spec` asks for (its build record and row estimates)."""
     sql = statements()

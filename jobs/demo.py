@@ -21,6 +21,7 @@ import sqlalchemy.exc
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from jobs import demo_world as world
 from jobs import generic_schema
 from jobs.certfactory import CertificateAuthority, key_from_secret
 from jobs.errors import ConfigError
@@ -34,53 +35,6 @@ ISSUERS = (
     "CN=Revwatch Demo TLS Issuing CA 1,O=Revwatch Demo,C=ES",
     "CN=Revwatch Demo TLS Issuing CA 2,O=Revwatch Demo,C=ES",
 )
-
-
-def _words(text: str, sep: str | None = None) -> tuple[str, ...]:
-    return tuple(text.split(sep))
-
-
-OPERATORS = tuple(
-    f"ra-operator-{w}" for w in _words("maria jlopez akowalski pgarcia lmartin ssanchez")
-)
-
-# fmt: off
-_FOREIGN_TLDS = (0, 50, 15, 35)
-_COUNTRIES = {  # country: (weight, localities, legal forms, weights of .es .com .net .eu)
-    "ES": (70, "Madrid|Barcelona|Valencia|Sevilla|Bilbao|Zaragoza|Málaga|A Coruña|Valladolid",
-           "S.L. S.A. S.L.U S.COOP.", (60, 25, 5, 10)),
-    "PT": (8, "Lisboa|Porto|Braga", "Lda. S.A.", _FOREIGN_TLDS),
-    "FR": (7, "Paris|Lyon|Toulouse", "SAS SARL", _FOREIGN_TLDS),
-    "DE": (5, "Berlin|München|Hamburg", "GmbH AG", _FOREIGN_TLDS),
-    "IT": (5, "Milano|Roma|Torino", "S.r.l. S.p.A.", _FOREIGN_TLDS),
-    "NL": (3, "Amsterdam|Rotterdam", "B.V.", _FOREIGN_TLDS),
-    "IE": (2, "Dublin|Cork", "Ltd", _FOREIGN_TLDS),
-}
-_TLDS = ("es", "com", "net", "eu")
-_TRADES = _words(
-    "Transportes Construcciones Clínica Hoteles Bodegas Talleres Seguros Inmobiliaria Consultoría "
-    "Distribuciones Ingeniería Laboratorios Editorial Logística Energía Servicios Academia "
-    "Farmacia Gestoría Viajes Muebles Ópticas Textil Automoción Alimentación")
-_WORDS = _words("Digital Systems Logistics Partners Group Solutions Media Software Analytics "
-                "Foods Mobility Networks")
-_NAMES = _words(
-    "Martínez Iberia Levante Atlántico Sierra Galán Ortega Rivera Montes Navarro Meridiano "
-    "Alborada Triana Albufera Moncayo Cierzo Duero Tajo Mediterráneo Cantábrico Almudena Pirineo "
-    "Brezo Olivar Salinas Vidal Ferrer Soler Castell Quintana Arenal Horizonte Nexo Vértice Ágora "
-    "Zenit Litoral Cumbre")
-# The host names of one certificate, comma-separated; "@" is the bare domain.
-_SERVICES = tuple(_words(service, ",") for service in _words(
-    "@,www mail,webmail,autodiscover smtp,imap shop tienda,www.tienda api api-pre portal vpn "
-    "intranet extranet app app-test login,sso crm erp b2b citas clientes pagos static,cdn blog "
-    "soporte helpdesk sftp files git jira wiki moodle reservas tpv proveedores factura backup "
-    "monitor grafana correo owa remote"))
-_LATE_REASONS = (  # reason code, weight, comments
-    (4, 50, ("Superseded by renewal", "Replaced: new certificate installed")),
-    (5, 35, ("Service decommissioned", "Customer request: domain no longer in use")),
-    (3, 10, ("Organisation details changed",)),
-    (0, 5, ("Customer request",)),
-)
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -182,18 +136,22 @@ class _Generator:
     ) -> _Subscriber:
         rng = self.rng
         while org is None:
-            country = rng.choices(list(_COUNTRIES), [c[0] for c in _COUNTRIES.values()])[0]
-            _, localities, legal_forms, tld_weights = _COUNTRIES[country]
-            locality = rng.choice(_words(localities, "|"))
-            name = rng.choice(_NAMES)
+            country = rng.choices(list(world.COUNTRIES), [c[0] for c in world.COUNTRIES.values()])[
+                0
+            ]
+            _, localities, legal_forms, tld_weights = world.COUNTRIES[country]
+            locality = rng.choice(world.words(localities, "|"))
+            name = rng.choice(world.NAMES)
             first, second = (
-                (rng.choice(_TRADES), name) if country == "ES" else (name, rng.choice(_WORDS))
+                (rng.choice(world.TRADES), name)
+                if country == "ES"
+                else (name, rng.choice(world.WORDS))
             )
             comma = "," if rng.random() < 0.1 else ""
-            tld = rng.choices(_TLDS, tld_weights)[0]
+            tld = rng.choices(world.TLDS, tld_weights)[0]
             domain = f"{_slug(first + second)}.{tld}"
             if domain not in self.domains:
-                org = f"{first} {second}{comma} {rng.choice(_words(legal_forms))}"
+                org = f"{first} {second}{comma} {rng.choice(world.words(legal_forms))}"
         self.domains.add(domain)
         return _Subscriber(
             id=f"cust-{next(self.ids):05d}",
@@ -235,7 +193,7 @@ class _Generator:
             "issuer_dn": authority.name,
             "serial": format(serial, "x"),
             "subscriber": sub.id,
-            "requester": requester or self.rng.choice(OPERATORS),
+            "requester": requester or self.rng.choice(world.OPERATORS),
             "names": ",".join(names),
             "subject_dn": x509.load_der_x509_certificate(der).subject.rfc4514_string(),
             "not_before": not_before,
@@ -265,8 +223,8 @@ class _Generator:
         # Whole seconds, like a CA's own issuance log.
         end = self.now.replace(microsecond=0) - timedelta(minutes=10)
         start = end - WINDOW + timedelta(minutes=10)
-        count = min(len(_SERVICES), 2 + int(rng.expovariate(1 / 8.5)))
-        for hosts in rng.sample(_SERVICES, count):
+        count = min(len(world.SERVICES), 2 + int(rng.expovariate(1 / 8.5)))
+        for hosts in rng.sample(world.SERVICES, count):
             names = sub.names(hosts)
             ca = sub.ca if rng.random() < 0.95 else 1 - sub.ca
             key = self.key()
@@ -277,15 +235,17 @@ class _Generator:
                 self.issue(sub, names, renewed, ca=ca, key=key if rng.random() < 0.5 else None)
                 if rng.random() < 0.3:  # the old one revoked once the new one is installed
                     when = renewed + timedelta(minutes=rng.randrange(5, 600))
-                    self.revoke(row, min(when, end), 4, rng.choice(OPERATORS), "Superseded")
+                    self.revoke(row, min(when, end), 4, rng.choice(world.OPERATORS), "Superseded")
             elif rng.random() < 0.02 and issued + timedelta(days=10) < end:
                 # Late revocations only: 9+ days, never within a 7-day threshold.
                 delay = timedelta(
                     seconds=rng.randrange(9 * 86400, int((end - issued).total_seconds()))
                 )
-                reason, _, comments = rng.choices(_LATE_REASONS, [r[1] for r in _LATE_REASONS])[0]
+                reason, _, comments = rng.choices(
+                    world.LATE_REASONS, [r[1] for r in world.LATE_REASONS]
+                )[0]
                 self.revoke(
-                    row, issued + delay, reason, rng.choice(OPERATORS), rng.choice(comments)
+                    row, issued + delay, reason, rng.choice(world.OPERATORS), rng.choice(comments)
                 )
 
     def case(
@@ -343,14 +303,14 @@ class _Generator:
         """The scenarios of `DemoData.expected` and `DemoData.late`, in the last 10 days."""
         base = self.now.replace(microsecond=0)
         day, hour, minute = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
-        maria, jlopez, akowalski, pgarcia, lmartin = OPERATORS[:5]
+        maria, jlopez, akowalski, pgarcia, lmartin = world.OPERATORS[:5]
 
         def sub(org: str, city: str, domain: str, ca: int, *older: str) -> _Subscriber:
             s = self.subscriber(org, city, "ES", domain)
             s = _Subscriber(s.id, org, city, "ES", domain, ca, True)
             for hosts in older:  # earlier certificates, well before any planted issuance
                 issued = self.issue_time(base - 58 * day, base - 18 * day)
-                self.issue(s, s.names(_words(hosts, ",")), issued, validity_days=397)
+                self.issue(s, s.names(world.words(hosts, ",")), issued, validity_days=397)
             return s
 
         # fmt: off

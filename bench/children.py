@@ -3,7 +3,7 @@ P5 (the backfill of all history) and P6 (a night with nothing to do).
 
 Owns running the real command (`python -m jobs ...`) as a child with a clean environment and a
 home of its own, and measuring it from outside: wall time, and the child's own peak RSS from
-`os.wait4` (per child, unlike RUSAGE_CHILDREN, which keeps the largest child so far). P4 mails a
+`os.wait4` in a small launcher process (see `_LAUNCHER`). P4 mails a
 `jobs.mailsink.MailSink` on loopback whose handler only keeps the raw bytes, so the sink adds no
 parsing to the child's time; the message is examined afterwards. `--cprofile` runs P4 once more
 under cProfile and summarises where the time went. It must not build databases.
@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,26 +63,42 @@ class Child:
     stderr_found: int | None  # `found=N` of the run's summary line, if it logged one
 
 
+# The measured command runs under this small launcher, which waits for it with wait4 and writes
+# "exit-code maxrss-KiB seconds" to the file named first. Linux starts a process's peak RSS at the
+# RSS of the process it was forked from, so measuring straight from this benchmark (hundreds of MB
+# after P3's pandas frames) would report the benchmark's size, not the job's.
+_LAUNCHER = """
+import os, subprocess, sys, time
+started = time.monotonic()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.monotonic() - started
+with open(sys.argv[1], "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {seconds}")
+"""
+
+
 def run_child(argv: list[str], home: Path, **env: str) -> Child:
     """Run `argv` from the repository root with HOME=`home`, no REVWATCH_* but `env`."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REVWATCH_")}
     environment |= {"HOME": str(home), **env}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(argv, stdout=out, stderr=err, env=environment, cwd=REPO)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+        measured = home / "child-usage.txt"
+        measured.unlink(missing_ok=True)
+        launcher = [sys.executable, "-c", _LAUNCHER, str(measured)]
+        subprocess.run([*launcher, *argv], stdout=out, stderr=err, env=environment, cwd=REPO)
+        code, rss_kib, seconds = measured.read_text().split()
         out.seek(0)
         stdout = out.read().decode("utf-8", "replace")
-        found, tail = None, []
+        found: int | None = None
+        tail: list[str] = []
         err.seek(0)
-        for raw in err:  # a backfill of same-looking rows can log a great deal: keep the end
+        for raw in err:  # a long backfill logs a great deal: keep only the end
             line = raw.decode("utf-8", "replace").rstrip("\n")
             match = re.search(r"\bfound=(\d+)", line)
             found = int(match.group(1)) if match else found
             tail = [*tail[-20:], line]
-    return Child(seconds, usage.ru_maxrss * 1024, process.returncode, stdout, "\n".join(tail), found)
+    return Child(float(seconds), int(rss_kib) * 1024, int(code), stdout, "\n".join(tail), found)
 
 
 def _job(*args: str) -> list[str]:
@@ -101,18 +116,38 @@ class _RawSink(SinkHandler):
         self.raw.append(raw)
 
 
-def _csv_rows(raw: bytes) -> tuple[int, str]:
-    """Rows of the message's CSV attachment (gunzipped if need be) and the attachment's name."""
+def _examine(raw: bytes) -> tuple[int, str]:
+    """Rows of the message's CSV attachment (gunzipped if need be), and each part's encoded size:
+    what makes the message as large as it is."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, email.message.EmailMessage)
+    parts = []
+    for part in message.walk():
+        if not part.is_multipart():
+            encoded = str(part.get_payload())
+            name = part.get_filename()
+            parts.append(f"{name or part.get_content_type()} {len(encoded) / MB:.2f} MB")
+    rows = -1
     for part in message.iter_attachments():
         name = part.get_filename() or ""
-        if ".csv" in name:
+        if isinstance(part, email.message.EmailMessage) and ".csv" in name:
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
             data = gzip.decompress(payload) if name.endswith(".gz") else payload
-            return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1, name
-    return -1, "(no CSV attached)"
+            table = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+            rows = len(table) - 1
+            parts.append(f"(the CSV gzipped without its SHA-256 columns: {_without_hashes(table)})")
+    return rows, "; ".join(parts)
+
+
+def _without_hashes(table: list[list[str]]) -> str:
+    """What-if for the report's authors: random hex compresses to half its length at best, so the
+    two SHA-256 columns dominate a large gzipped CSV."""
+    keep = [i for i, column in enumerate(table[0]) if "sha256" not in column]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([row[i] for i in keep] for row in table)
+    size = len(gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0))
+    return f"{size / MB:.2f} MB, {size * 4 / 3 * 78 / 76 / MB:.2f} MB base64"
 
 
 def _mass_night(built: Built, scratch: Path, prefix: list[str]) -> tuple[Child, list[bytes]]:
@@ -121,7 +156,8 @@ def _mass_night(built: Built, scratch: Path, prefix: list[str]) -> tuple[Child, 
         child = run_child(
             [*prefix, "run", "--ca-db", built.url.render_as_string(hide_password=False),
              "--state-db", f"sqlite:///{scratch / 'ledger.sqlite'}",
-             "--since", MASS_DAY.isoformat(), "--until", (MASS_DAY + timedelta(days=1)).isoformat()],
+             "--since", MASS_DAY.isoformat(),
+             "--until", (MASS_DAY + timedelta(days=1)).isoformat()],
             scratch,
             REVWATCH_SMTP_HOST=sink.host, REVWATCH_SMTP_PORT=str(sink.port),
             REVWATCH_SMTP_SECURITY="none", REVWATCH_MAIL_FROM="revwatch@bench.example",
@@ -135,7 +171,7 @@ def p4(built: Built, scratch: Path) -> Row:
     cases = built.spec.mass
     child, messages = _mass_night(built, scratch, _job())
     size = len(messages[0]) if messages else 0
-    rows, attachment = _csv_rows(messages[0]) if messages else (-1, "(no message)")
+    rows, parts = _examine(messages[0]) if messages else (-1, "(no message)")
     problems = []
     if child.returncode != 0:
         problems.append(f"exit {child.returncode}: {child.stderr_tail[-300:]}")
@@ -150,7 +186,7 @@ def p4(built: Built, scratch: Path) -> Row:
         f"{child.seconds:.1f} s, {child.rss / MB:,.0f} MB RSS, {size / MB:.2f} MB message",
         "30 s, 1 GB, 10 MB",
         child.seconds <= 30 and child.rss <= 1000 * MB and size <= 10 * MB,
-        f"attachment {attachment}; {cases / child.seconds:,.0f} cases/s",
+        f"{cases / child.seconds:,.0f} cases/s; message parts (encoded): {parts}",
         "; ".join(problems) or None,
     )
 
@@ -169,7 +205,7 @@ def p4_profile(built: Built, scratch: Path) -> str:
     for path, function in STAGES:
         seconds = sum(v[3] for k, v in table.items() if k[0].endswith(path) and k[2] == function)
         if seconds:
-            lines.append(f"    {path}:{function:<22} {seconds:8.2f}")
+            lines.append(f"    {path + ':' + function:<36} {seconds:8.2f}")
     lines.append("  top 12 by own time (calls, own s, cumulative s, function):")
     ranked = sorted(table.items(), key=lambda item: -item[1][2])[:12]
     for (path, line, function), (_, calls, own, cumulative, _) in ranked:
@@ -233,4 +269,3 @@ def p6(built: Built, scratch: Path) -> Row:
         if bad
         else None,
     )
-

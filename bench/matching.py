@@ -177,7 +177,7 @@ def run(cases: int, admin: str = ADMIN) -> dict[str, float]:
                 for case in found
                 if case.certificate.subscriber is not None
             ]
-            frame = ca.replacement_candidates(wanted)  # type: ignore[arg-type]
+            frame = ca.replacement_candidates(wanted)
             figures["query_s"] = time.perf_counter() - began
             mark = time.perf_counter()
             candidates = [certificate_from_row(row, "candidate")[0] for row in records(frame)]

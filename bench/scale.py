@@ -134,6 +134,14 @@ class Bench:
             databases.drop(self.admin, built.name)
 
 
+def _p1_p2(bench: Bench, big: Spec, small: Spec) -> list[Row]:
+    return [
+        guarded("P1", f"P1 {big.variant}", lambda: figures.p1(
+            bench.database(big), bench.database(small), bench.folder("p1"))),
+        guarded("P2", f"P2 {big.variant}", lambda: figures.p2(bench.database(big))),
+    ]  # fmt: skip
+
+
 def variants(bench: Bench, big_n: int, small_n: int, keep: bool) -> list[str]:
     """P1 and P2 for each schema variant other than the primary one."""
     lines = []
@@ -142,12 +150,7 @@ def variants(bench: Bench, big_n: int, small_n: int, keep: bool) -> list[str]:
             lines.append(f"  {schema}: skipped, no sql/schema/{schema}.postgresql.sql")
             continue
         big, small = Spec(schema, der, big_n), Spec(schema, der, small_n)
-        rows = [
-            guarded("P1", f"P1 {big.variant}", lambda: figures.p1(
-                bench.database(big), bench.database(small), bench.folder("p1"))),
-            guarded("P2", f"P2 {big.variant}", lambda: figures.p2(bench.database(big))),
-        ]  # fmt: skip
-        for row in rows:
+        for row in _p1_p2(bench, big, small):
             result = "pass" if row.ok else "miss"
             lines.append(f"  {big.variant:<16} {row.figure} {row.measured} ({result}); {row.note}")
             if row.problem:

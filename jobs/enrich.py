@@ -245,6 +245,11 @@ def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> C
             "but it is not among the candidates"
         )
     extra = ("declared-replacement",) if declared else ()
+    if best.der is not None and best.der_error is None:
+        # Candidates are parsed only once chosen: the diff is where a broken DER shows.
+        found_error = matcher.cache.get(best.der)
+        if isinstance(found_error, str):
+            best = replace(best, der_error=found_error)
     return replace(
         case,
         replacement=best,

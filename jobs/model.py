@@ -81,7 +81,8 @@ class Certificate:
 
     Times are timezone-aware UTC. `names` are the subject alternative names (DNS names lower-case),
     in the order the CA stored them. `issued_at` is the CA's own issuance time where the schema
-    records one; `not_before` stands in for it otherwise.
+    records one; `not_before` stands in for it otherwise. `der_error` says why the stored DER does
+    not parse (None when it parses or was not parsed).
     """
 
     issuer: str
@@ -95,6 +96,7 @@ class Certificate:
     issued_at: datetime | None = None
     der: bytes | None = field(default=None, repr=False)
     spki_sha256: str | None = None
+    der_error: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -103,8 +105,11 @@ class Certificate:
 
     @property
     def sha256(self) -> str | None:
-        """Lower-case hex SHA-256 of the DER (the crt.sh key), None without DER."""
-        return hashlib.sha256(self.der).hexdigest() if self.der else None
+        """Lower-case hex SHA-256 of the DER (the crt.sh key); None without DER, or when the stored
+        bytes are not a certificate (their hash would link to nothing)."""
+        if not self.der or self.der_error is not None:
+            return None
+        return hashlib.sha256(self.der).hexdigest()
 
     @property
     def issuance_time(self) -> datetime | None:

@@ -53,6 +53,9 @@ from jobs.x509 import ParseCache
 log = logging.getLogger(__name__)
 
 GZIP_CSV_ABOVE = 1024 * 1024
+# The gzipped attachment's budget: base64 adds a third, and the bodies need room under 10 MB.
+ATTACHMENT_BUDGET = 6 * 1024 * 1024
+FINGERPRINT_COLUMNS = ("sha256", "replacement_sha256")
 # Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
 # is a few kilobytes, so this bounds the cache near 0.5 GB at most while keeping hits high.
 PARSE_CACHE_LIMIT = 150_000
@@ -148,12 +151,28 @@ def window(
     return since, until
 
 
-def _attachment(csv: str) -> tuple[str | bytes, str]:
-    """The CSV as attached: gzipped once it is large (a mass revocation), so the mail stays
-    far below the 10 MB that mail systems commonly accept; the --out directory keeps it plain."""
+def _attachment(csv: str) -> tuple[str | bytes, str, bytes | None]:
+    """The CSV as attached: (content, file name, the complete CSV gzipped when trimmed).
+
+    Gzipped once it is large (a mass revocation). If even that would not fit the mail's budget,
+    the attachment keeps every case and column but the two SHA-256 fingerprints: random hex is
+    what gzip cannot shrink, and 100,000 cases carry 13 MB of it. The complete CSV is then kept
+    beside the message in the outbox (and in --out), and the mail says where."""
     if len(csv) <= GZIP_CSV_ABOVE:
-        return csv, "early-revocations.csv"
-    return gzip.compress(csv.encode("utf-8"), mtime=0), "early-revocations.csv.gz"
+        return csv, "early-revocations.csv", None
+    packed = gzip.compress(csv.encode("utf-8"), mtime=0)
+    if len(packed) <= ATTACHMENT_BUDGET:
+        return packed, "early-revocations.csv.gz", None
+    trimmed = report.without_columns(csv, FINGERPRINT_COLUMNS)
+    return gzip.compress(trimmed.encode("utf-8"), mtime=0), "early-revocations.csv.gz", packed
+
+
+def _keep(path: Path, content: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError as exc:
+        raise ConfigError(f"cannot keep the complete CSV at {path}: {exc.strerror}") from None
 
 
 def _write_outputs(
@@ -247,27 +266,41 @@ def _run(
         detection = detect(
             frame, since=since, until=until, threshold=settings.threshold, cache=cache
         )
+        del frame  # a mass night's rows, DER included: let them go before enrichment
         for problem in detection.problems:
             log.warning("%s", problem.message)
         already = ledger.reported(c.key for c in detection.cases) if ledger else {}
         fresh = [case for case in detection.cases if case.key not in already]
         run.found, run.new = len(detection.cases), len(fresh)
         cases = enrich_cases(ca, fresh, settings, cache)
+        del cache, fresh  # the parsed certificates are not needed to render
     finally:
         if own_ca:
             ca.close()
-    rendered = report.render(
-        report.build_context(
-            cases,
-            since=since,
-            until=until,
-            threshold_seconds=run.threshold_seconds,
-            now=run.now,
-            already_reported=len(already),
-            source=run.source,
-            run_id=run.run_id,
-        )
+    context = report.build_context(
+        cases,
+        since=since,
+        until=until,
+        threshold_seconds=run.threshold_seconds,
+        now=run.now,
+        already_reported=len(already),
+        source=run.source,
+        run_id=run.run_id,
     )
+    rendered = report.render(context)
+    attachment, attachment_name, complete = _attachment(rendered.csv)
+    kept = None
+    if complete is not None and smtp is not None:
+        kept = settings.outbox_dir() / f"{run.run_id}.early-revocations.csv.gz"
+        _keep(kept, complete)
+    if complete is not None:
+        where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
+        note = (
+            f"The attached CSV lists all {len(cases)} cases but leaves out the SHA-256 "
+            f"fingerprints, to keep this mail under 10 MB; the complete CSV is kept {where}."
+        )
+        context = replace(context, attachment_note=note)
+        rendered = replace(rendered, **report.render_bodies(context))
     mail_from = smtp.mail_from if smtp else (settings.mail_from or "revwatch@localhost")
     mail_to = smtp.mail_to if smtp else (settings.mail_to or ("compliance@localhost",))
     # `Revwatch <revwatch@ca.example>` is a valid From: take the domain of the address inside.
@@ -275,7 +308,6 @@ def _run(
     message_id = delivery.message_id_for(
         [case.key for case in cases], window_until=until, domain=domain
     )
-    attachment, attachment_name = _attachment(rendered.csv)
     message = delivery.build_message(
         subject=rendered.subject,
         text=rendered.text,

@@ -71,12 +71,12 @@ def certificate_from_row(
     if problem:
         findings.append(Finding(problem.code, problem.severity, f"{label}: {problem.message}"))
     column_names = _split_names(row.get("names"))
-    names, spki, unparseable = column_names, None, False
+    names, spki, der_error = column_names, None, None
     der = row.get("der")
     if isinstance(der, bytes) and der and (parse or not column_names):
         parsed = cache.get(der) if cache is not None else _parse(der)
         if isinstance(parsed, str):
-            unparseable = True
+            der_error = parsed
             findings.append(
                 Finding(
                     "data.der_unparseable",
@@ -116,8 +116,8 @@ def certificate_from_row(
         not_before=_time(row.get("not_before")),
         not_after=_time(row.get("not_after")),
         issued_at=_time(row.get("issued_at")),
-        # A blob that is not a certificate has no meaningful SHA-256 or crt.sh link.
-        der=der if isinstance(der, bytes) and der and not unparseable else None,
+        der=der if isinstance(der, bytes) and der else None,
+        der_error=der_error,
         spki_sha256=spki,
     )
     return certificate, findings

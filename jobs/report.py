@@ -34,7 +34,7 @@ from jobs.filters import (
     show,
     text_or_none,
 )
-from jobs.model import Case, Severity
+from jobs.model import Case, NameChange, Severity
 
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
 # founding incident's pattern, so those cards come first.
@@ -87,6 +87,7 @@ class ReportContext:
     summary: the counts over `cases`.
     shown: the first `FULL_CASES` of `cases`, shown in full in the mail bodies; on a mass
         revocation night the rest are in the CSV (and report.json), and the bodies say so.
+    attachment_note: what the mailed CSV leaves out, when it had to (None: it is complete).
     """
 
     generated_at: datetime
@@ -99,6 +100,7 @@ class ReportContext:
     cases: tuple[Case, ...]
     summary: Summary
     shown: tuple[Case, ...] = ()
+    attachment_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "replacement_delay_seconds": replacement_delay(case),
         "candidate_count": case.candidate_count,
         # {before, after, distance, edit: [{op, before, after}]}; json writes the tuples as lists.
-        "name_changes": [asdict(change) for change in (diff.name_changes if diff else ())],
+        "name_changes": [_change_json(change) for change in (diff.name_changes if diff else ())],
         "names_added": list(diff.added) if diff else [],
         "names_removed": list(diff.removed) if diff else [],
         "key_reused": diff.key_reused if diff else None,
@@ -225,6 +227,16 @@ def case_json(case: Case) -> dict[str, Any]:
             {"code": f.code, "severity": f.severity.value, "message": f.message}
             for f in case.all_findings
         ],
+    }
+
+
+def _change_json(change: NameChange) -> dict[str, Any]:
+    # By hand: dataclasses.asdict deep-copies recursively and cost seconds on a mass night.
+    return {
+        "before": change.before,
+        "after": change.after,
+        "distance": change.distance,
+        "edit": [{"op": s.op, "before": s.before, "after": s.after} for s in change.edit],
     }
 
 
@@ -272,6 +284,17 @@ def to_csv(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None)
     return buffer.getvalue()
 
 
+def without_columns(csv_text: str, dropped: Sequence[str]) -> str:
+    """The same CSV without some columns (the mail's attachment on a mass revocation night)."""
+    reader = csv.reader(io.StringIO(csv_text))
+    header = next(reader)
+    keep = [i for i, name in enumerate(header) if name not in dropped]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows([row[i] for i in keep] for row in [header, *reader])
+    return buffer.getvalue()
+
+
 def csv_row(case: Case) -> list[str]:
     """One case as a row of CSV_COLUMNS (the backfill streams these too)."""
     return _csv_cells(case_json(case))
@@ -302,20 +325,27 @@ def subject_line(context: ReportContext) -> str:
 
 def render(context: ReportContext) -> RenderedReport:
     """Render all four outputs; template errors (a typo, a missing field) raise."""
-    env = environment()
     rows = [case_json(case) for case in context.cases]
     return RenderedReport(
         subject=subject_line(context),
-        html=env.get_template("report.html").render(report=context),
-        text=env.get_template("report.txt").render(report=context),
         csv=to_csv(context, rows),
         json=to_json(context, rows),
+        **render_bodies(context),
     )
+
+
+def render_bodies(context: ReportContext) -> dict[str, str]:
+    """The two mail bodies alone: `html` and `text`."""
+    env = environment()
+    return {
+        "html": env.get_template("report.html").render(report=context),
+        "text": env.get_template("report.txt").render(report=context),
+    }
 
 
 __all__ = [
     "CSV_COLUMNS", "FULL_CASES", "MISSING", "UNKNOWN", "RenderedReport", "ReportContext",
     "Summary", "build_context", "case_json", "case_order", "crtsh_url", "csv_row", "edit_html",
     "edit_text", "environment", "format_duration", "format_serial", "format_utc", "iso",
-    "render", "show", "subject_line", "to_csv", "to_json",
+    "render", "render_bodies", "show", "subject_line", "to_csv", "to_json", "without_columns",
 ]  # fmt: skip

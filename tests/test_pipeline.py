@@ -375,3 +375,38 @@ def test_a_large_csv_is_attached_gzipped(
     assert attachment.get_filename() == "early-revocations.csv.gz"
     plain = (tmp_path / "out" / "early-revocations.csv").read_bytes()
     assert gzip.decompress(attachment.get_content()) == plain
+
+
+def test_over_budget_the_attachment_drops_fingerprints_and_the_complete_csv_is_kept(
+    sqlite_ca: URL, smtp_server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from jobs import pipeline
+
+    monkeypatch.setattr(pipeline, "GZIP_CSV_ABOVE", 100)
+    monkeypatch.setattr(pipeline, "ATTACHMENT_BUDGET", 100)
+    settings = Settings(
+        ca_db=sqlite_ca.render_as_string(hide_password=False),
+        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
+        out=tmp_path / "out",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        mail_from="revwatch@ca.example",
+        mail_to=("compliance@ca.example",),
+    )
+    outcome = run_once(settings, NOW)
+    (message,) = smtp_server.messages
+    (attachment,) = list(message.iter_attachments())
+    mailed = list(csv.DictReader(io.StringIO(gzip.decompress(attachment.get_content()).decode())))
+    complete = (tmp_path / "out" / "early-revocations.csv").read_bytes().decode()
+    full = list(csv.DictReader(io.StringIO(complete)))
+    assert len(mailed) == len(full) == outcome.cases_new > 0
+    assert "sha256" not in mailed[0] and "replacement_sha256" not in mailed[0]
+    assert [r["serial"] for r in mailed] == [r["serial"] for r in full]
+    kept = tmp_path / "outbox" / f"{outcome.run_id}.early-revocations.csv.gz"
+    assert gzip.decompress(kept.read_bytes()).decode() == complete
+    text = _parts(message)["text"]
+    assert "leaves out the SHA-256" in " ".join(text.split())
+    assert str(kept) in text.replace("\r\n", "")  # a long path wraps mid-word

@@ -1,0 +1,66 @@
+"""The scale benchmark (bench/scale.py) once at its tiny size against the real PostgreSQL, so that
+it cannot rot: it must finish, print the six figures with a target and a verdict each, find what
+its data says it should, and drop every database it made. Timings are not asserted here; the
+benchmark's table is the place for them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_ADMIN, unavailable
+
+REPO = Path(__file__).resolve().parent.parent
+ROW = re.compile(r"^(P[1-6]) +(.+?) +(pass|miss)$")
+
+
+def _databases(prefix: str) -> list[str]:
+    engine = create_engine(PG_ADMIN)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+                {"pattern": prefix + "%"},
+            )
+            return [str(name) for name in found.scalars()]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_tiny_scale_benchmark_prints_six_figures_and_cleans_up() -> None:
+    try:
+        _databases("revwatch_benchtest")
+    except Exception as exc:
+        unavailable("PostgreSQL at 127.0.0.1:5432", exc)
+    prefix = f"revwatch_benchtest_{secrets.token_hex(3)}"
+    done = subprocess.run(
+        [sys.executable, "bench/scale.py", "--size", "tiny", "--pg", PG_ADMIN, "--prefix", prefix],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    rows = {m.group(1): m.group(2) for m in map(ROW.match, lines) if m}
+    assert sorted(rows) == ["P1", "P2", "P3", "P4", "P5", "P6"], done.stdout
+    assert "PROBLEM" not in done.stdout
+    # The tiny mass night is 1,000 cases, mailed once and counted in the attached CSV.
+    assert "1,000-case night end to end" in rows["P4"]
+    assert re.search(r"\d+\.\d+ MB message", rows["P4"])
+    assert re.search(r"message parts \(encoded\): text/plain .+ early-revocations", done.stdout)
+    # The backfill found exactly the early revocations the bare join returns.
+    assert re.search(r"^ +\d[\d,]* cases in 46 chunks", done.stdout, re.MULTILINE)
+    assert any(line.startswith("date:") for line in lines)
+    assert any(line.startswith("machine:") and "CPUs" in line for line in lines)
+    assert any(line.startswith("software:") and "PostgreSQL" in line for line in lines)
+    # The schema variants repeat P1 and P2; EJBCA's DDL is part of the repository.
+    assert sum("ejbca" in line and " P2 " in line for line in lines) == 2, done.stdout
+    assert _databases(prefix) == []

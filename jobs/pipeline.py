@@ -53,6 +53,7 @@ from jobs.x509 import ParseCache
 log = logging.getLogger(__name__)
 
 GZIP_CSV_ABOVE = 1024 * 1024
+ENRICH_BATCH = 5_000
 # The gzipped attachment's budget: base64 adds a third, and the bodies need room under 10 MB.
 ATTACHMENT_BUDGET = 6 * 1024 * 1024
 FINGERPRINT_COLUMNS = ("sha256", "replacement_sha256")
@@ -123,14 +124,21 @@ def enrich_cases(
     ca: CaDatabase, cases: list[Case], settings: Settings, cache: ParseCache | None = None
 ) -> list[Case]:
     """Replacement, diff and labels for `cases`: candidates and declared replacements from the
-    CA database (one query per batch), then the pure enrichment."""
-    return enrich(
-        cases,
-        candidates_for(ca, cases, settings, cache),
-        replacement_window=settings.replacement_window,
-        declared=ca.declared_replacements([case.key for case in cases]),
-        cache=cache,
-    )
+    CA database (one query per batch of subscribers), then the pure enrichment.
+
+    Cases go ENRICH_BATCH at a time, so a mass revocation holds one batch's candidates (DER
+    included) in memory, not every candidate of the night."""
+    enriched: list[Case] = []
+    for start in range(0, len(cases), ENRICH_BATCH):
+        batch = cases[start : start + ENRICH_BATCH]
+        enriched += enrich(
+            batch,
+            candidates_for(ca, batch, settings, cache),
+            replacement_window=settings.replacement_window,
+            declared=ca.declared_replacements([case.key for case in batch]),
+            cache=cache,
+        )
+    return enriched
 
 
 def window(

@@ -19,7 +19,6 @@ itself.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from jobs import delivery, outbox, report
+from jobs import delivery, outbox, outputs, report
 from jobs.config import Settings, smtp_problems, utcnow
 from jobs.detect import detect
 from jobs.enrich import enrich
@@ -52,15 +51,10 @@ from jobs.x509 import ParseCache
 
 log = logging.getLogger(__name__)
 
-GZIP_CSV_ABOVE = 1024 * 1024
 ENRICH_BATCH = 5_000
-# The gzipped attachment's budget: base64 adds a third, and the bodies need room under 10 MB.
-ATTACHMENT_BUDGET = 6 * 1024 * 1024
-FINGERPRINT_COLUMNS = ("sha256", "replacement_sha256")
 # Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
 # is a few kilobytes, so this bounds the cache near 0.5 GB at most while keeping hits high.
 PARSE_CACHE_LIMIT = 150_000
-OUTPUT_FILES = ("report.html", "report.txt", "early-revocations.csv", "report.json", "message.eml")
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
 
 
@@ -159,55 +153,6 @@ def window(
     return since, until
 
 
-def _attachment(csv: str) -> tuple[str | bytes, str, bytes | None]:
-    """The CSV as attached: (content, file name, the complete CSV gzipped when trimmed).
-
-    Gzipped once it is large (a mass revocation). If even that would not fit the mail's budget,
-    the attachment keeps every case and column but the two SHA-256 fingerprints: random hex is
-    what gzip cannot shrink, and 100,000 cases carry 13 MB of it. The complete CSV is then kept
-    beside the message in the outbox (and in --out), and the mail says where."""
-    if len(csv) <= GZIP_CSV_ABOVE:
-        return csv, "early-revocations.csv", None
-    packed = gzip.compress(csv.encode("utf-8"), mtime=0)
-    if len(packed) <= ATTACHMENT_BUDGET:
-        return packed, "early-revocations.csv.gz", None
-    trimmed = report.without_columns(csv, FINGERPRINT_COLUMNS)
-    return gzip.compress(trimmed.encode("utf-8"), mtime=0), "early-revocations.csv.gz", packed
-
-
-def _keep(path: Path, content: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    except OSError as exc:
-        raise ConfigError(f"cannot keep the complete CSV at {path}: {exc.strerror}") from None
-
-
-def _write_outputs(
-    out: Path, rendered: report.RenderedReport, message: EmailMessage
-) -> dict[str, Path]:
-    contents: dict[str, str | bytes] = {
-        "report.html": rendered.html,
-        "report.txt": rendered.text,
-        "early-revocations.csv": rendered.csv,
-        "report.json": rendered.json,
-        "message.eml": message.as_bytes(),
-    }
-    written = {}
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, content in contents.items():
-            path = out / name
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, encoding="utf-8")
-            written[name] = path
-    except OSError as exc:
-        raise ConfigError(f"cannot write the outputs to {out}: {exc.strerror}") from None
-    return written
-
-
 def _open_ledger(settings: Settings) -> Ledger | None:
     url = settings.state_url()
     # A dry run changes no state, not even by creating an empty ledger file.
@@ -296,11 +241,11 @@ def _run(
         run_id=run.run_id,
     )
     rendered = report.render(context)
-    attachment, attachment_name, complete = _attachment(rendered.csv)
+    attachment, attachment_name, complete = outputs.attachment(rendered.csv)
     kept = None
     if complete is not None and smtp is not None:
         kept = settings.outbox_dir() / f"{run.run_id}.early-revocations.csv.gz"
-        _keep(kept, complete)
+        outputs.keep(kept, complete)
     if complete is not None:
         where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
         note = (
@@ -336,7 +281,7 @@ def _run(
         already_reported=len(already),
         mailed=False,
         message_id=message_id,
-        outputs=_write_outputs(settings.out, rendered, message) if settings.out else {},
+        outputs=outputs.write(settings.out, rendered, message) if settings.out else {},
         problems=len(detection.problems),
     )
     if smtp is None or ledger is None:

@@ -355,9 +355,9 @@ def test_a_large_csv_is_attached_gzipped(
 ) -> None:
     import gzip
 
-    from jobs import pipeline
+    from jobs import outputs
 
-    monkeypatch.setattr(pipeline, "GZIP_CSV_ABOVE", 100)
+    monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
     settings = Settings(
         ca_db=sqlite_ca.render_as_string(hide_password=False),
         state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
@@ -382,10 +382,10 @@ def test_over_budget_the_attachment_drops_fingerprints_and_the_complete_csv_is_k
 ) -> None:
     import gzip
 
-    from jobs import pipeline
+    from jobs import outputs
 
-    monkeypatch.setattr(pipeline, "GZIP_CSV_ABOVE", 100)
-    monkeypatch.setattr(pipeline, "ATTACHMENT_BUDGET", 100)
+    monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
+    monkeypatch.setattr(outputs, "ATTACHMENT_BUDGET", 100)
     settings = Settings(
         ca_db=sqlite_ca.render_as_string(hide_password=False),
         state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",

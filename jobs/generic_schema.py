@@ -15,12 +15,11 @@ import sqlalchemy
 import sqlalchemy.exc
 
 from jobs.errors import ConfigError, SourceError
+from jobs.profiles import CANDIDATE_COLUMNS
 from jobs.resources import sql_dir
 
-ISSUANCE_COLUMNS = (
-    "issuer_dn", "serial", "subscriber", "requester", "names", "subject_dn",
-    "not_before", "not_after", "issued_at", "der",
-)  # fmt: skip
+# The generic schema's issuance columns are the candidates' columns of every profile.
+ISSUANCE_COLUMNS = CANDIDATE_COLUMNS
 REVOCATION_COLUMNS = ("issuer_dn", "serial", "revoked_at", "reason_code", "revoked_by", "comment")
 
 

@@ -33,24 +33,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 IN_BATCH = 500
 GENERIC_STATEMENTS = ("early_revocations", "replacement_candidates")
 # The generic columns of an early_revocations row, in the order the README documents them.
-REVOCATION_COLUMNS = (
-    "revocation_id",
-    "issuer_dn",
-    "serial",
-    "revoked_at",
-    "reason_code",
-    "revoked_by",
-    "comment",
-    "issuance_found",
-    "subscriber",
-    "requester",
-    "names",
-    "subject_dn",
-    "not_before",
-    "not_after",
-    "issued_at",
-    "der",
-)
 CANDIDATE_COLUMNS = (
     "issuer_dn",
     "serial",
@@ -62,6 +44,17 @@ CANDIDATE_COLUMNS = (
     "not_after",
     "issued_at",
     "der",
+)
+REVOCATION_COLUMNS = (
+    "revocation_id",
+    "issuer_dn",
+    "serial",
+    "revoked_at",
+    "reason_code",
+    "revoked_by",
+    "comment",
+    "issuance_found",
+    *CANDIDATE_COLUMNS[2:],
 )
 
 

@@ -205,10 +205,12 @@ def _run(
     sender: Sender,
     ca: CaDatabase | None,
 ) -> RunOutcome:
-    if smtp is not None and ledger is not None:
-        _recover(settings, ledger, smtp, sender)
     since, until = window(settings, ledger.watermark() if ledger else None, run.now)
+    # Set before recovery, so that a failed recovery still leaves this run's failed record.
     run.since, run.until = since, until
+    if smtp is not None and ledger is not None and _recover(settings, ledger, smtp, sender):
+        since, until = window(settings, ledger.watermark(), run.now)
+        run.since, run.until = since, until
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(settings)
     run.source = ca.label
@@ -315,12 +317,13 @@ def _run(
 
 def _recover(
     settings: Settings, ledger: Ledger, smtp: delivery.SmtpSettings, sender: Sender
-) -> None:
-    """Send and record every stored message whose run never reached the ledger."""
+) -> int:
+    """Send and record every stored message whose run never reached the ledger; how many."""
     box = settings.outbox_dir()
     stored = outbox.stored_runs(box)
     known = ledger.known_runs(stored) if stored else set()
-    for run_id in (r for r in stored if r not in known):
+    pending = [r for r in stored if r not in known]
+    for run_id in pending:
         envelope = outbox.envelope(box, run_id)
         message = outbox.load(box, run_id)
         log.warning(
@@ -349,3 +352,4 @@ def _recover(
             ),
             cases,
         )
+    return len(pending)

@@ -291,3 +291,28 @@ def test_two_runs_at_once_one_works_the_other_exits_5(
     ledger = Ledger.open(make_url(state))
     assert [r["outcome"] for r in ledger.recent_runs()] == ["success"]
     ledger.close()
+
+
+def test_a_failed_recovery_is_a_failed_run_with_its_record(
+    sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
+) -> None:
+    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+
+    def send_then_crash(
+        message: EmailMessage, smtp: delivery.SmtpSettings
+    ) -> delivery.DeliveryResult:
+        delivery.send(message, smtp)
+        raise RuntimeError("crash after the server's 250")
+
+    with pytest.raises(RuntimeError):
+        run_once(settings, NOW, sender=send_then_crash)
+    # The server is down when the next run tries to finish the interrupted one.
+    with pytest.raises(DeliveryError):
+        run_once(replace(settings, smtp_port=dead_smtp_port), NOW + timedelta(minutes=1))
+    ledger = _ledger(settings)
+    runs = ledger.recent_runs()
+    ledger.close()
+    assert [r["outcome"] for r in runs] == ["failed"]  # the interrupted run is still pending
+    run_once(settings, NOW + timedelta(minutes=2))  # and is recovered once the server is back
+    first, again, _own = smtp_server.messages
+    assert again.as_bytes() == first.as_bytes()

@@ -31,6 +31,7 @@ from pathlib import Path
 from jobs import delivery, outbox, outputs, report
 from jobs.config import Settings, smtp_problems, utcnow
 from jobs.detect import detect
+from jobs.engines import state_engine
 from jobs.enrich import enrich
 from jobs.errors import ConfigError, RevwatchError, StateError
 from jobs.model import Case, Certificate
@@ -155,14 +156,21 @@ def window(
 
 def _open_ledger(settings: Settings) -> Ledger | None:
     url = settings.state_url()
-    # A dry run changes no state, not even by creating an empty ledger file.
-    if (
-        settings.no_mail
-        and url.get_backend_name() == "sqlite"
-        and (not url.database or not Path(url.database).exists())
+    if not settings.no_mail:
+        return Ledger.open(url)
+    # A dry run changes no state: no ledger file created, no migration applied. It reads the
+    # ledger as it is, and one that does not exist yet has reported nothing.
+    if url.get_backend_name() == "sqlite" and (
+        not url.database or not Path(url.database).exists()
     ):
         return None
-    return Ledger.open(url)
+    ledger = Ledger(state_engine(url), url)
+    try:
+        ledger.watermark()
+    except StateError:
+        ledger.close()
+        return None
+    return ledger
 
 
 def run_once(

@@ -316,3 +316,21 @@ def test_a_failed_recovery_is_a_failed_run_with_its_record(
     run_once(settings, NOW + timedelta(minutes=2))  # and is recovered once the server is back
     first, again, _own = smtp_server.messages
     assert again.as_bytes() == first.as_bytes()
+
+
+def test_a_dry_run_creates_no_tables_in_a_postgresql_ledger(
+    sqlite_ca: str, pg_database: URL, tmp_path: Path
+) -> None:
+    settings = Settings(
+        ca_db=sqlite_ca, no_mail=True, out=tmp_path / "out",
+        state_db=pg_database.render_as_string(hide_password=False),
+    )  # fmt: skip
+    outcome = run_once(settings, NOW)
+    assert outcome.cases_found > 0 and not outcome.mailed
+    engine = create_engine(pg_database)
+    with engine.connect() as connection:
+        tables = connection.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        ).scalar()
+    engine.dispose()
+    assert tables == 0

@@ -160,9 +160,7 @@ def _open_ledger(settings: Settings) -> Ledger | None:
         return Ledger.open(url)
     # A dry run changes no state: no ledger file created, no migration applied. It reads the
     # ledger as it is, and one that does not exist yet has reported nothing.
-    if url.get_backend_name() == "sqlite" and (
-        not url.database or not Path(url.database).exists()
-    ):
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
         return None
     ledger = Ledger(state_engine(url), url)
     try:

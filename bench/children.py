@@ -1,12 +1,12 @@
 """The scale benchmark's child-process figures: P4 (a mass-revocation night end to end, mailed),
 P5 (the backfill of all history) and P6 (a night with nothing to do).
 
-Owns running the real command (`python -m jobs ...`) as a child with a clean environment and a
-home of its own, and measuring it from outside: wall time, and the child's own peak RSS from
-`os.wait4` in a small launcher process (see `_LAUNCHER`). P4 mails a
-`jobs.mailsink.MailSink` on loopback whose handler only keeps the raw bytes, so the sink adds no
-parsing to the child's time; the message is examined afterwards. `--cprofile` runs P4 once more
-under cProfile and summarises where the time went. It must not build databases.
+Owns running the real command (`python -m jobs ...`) as a child with a clean environment and a home
+of its own, and measuring it from outside: wall time, and the child's own peak RSS from `os.wait4`
+in a small launcher process (see `_LAUNCHER`). P4 mails a `jobs.demo.mailsink.MailSink` on loopback
+whose handler only keeps the raw bytes, so the sink adds no parsing to the child's time; the message
+is examined afterwards. `--cprofile` runs P4 once more under cProfile and summarises where the time
+went. It must not build databases.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.databases import BASE, MASS_DAY, Built
 from bench.figures import Row, bare
-from jobs.mailsink import MailSink, SinkHandler
+from jobs.demo.mailsink import MailSink, SinkHandler
 
 REPO = Path(__file__).resolve().parent.parent
 BACKFILL_UNTIL = datetime(2026, 11, 1, tzinfo=UTC)  # all bulk history, not the mass event
@@ -253,7 +253,9 @@ def p6(built: Built, scratch: Path) -> Row:
         run_child([sys.executable, "-c", "pass"], scratch).seconds for _ in range(3)
     )
     imports = statistics.median(
-        run_child([sys.executable, "-c", "import jobs.cli, jobs.pipeline"], scratch).seconds
+        run_child(
+            [sys.executable, "-c", "import jobs.face.cli, jobs.pipeline.nightly"], scratch
+        ).seconds
         for _ in range(3)
     )
     bad = [c for c in runs if c.returncode != 0 or c.stderr_found != 0]
@@ -263,7 +265,7 @@ def p6(built: Built, scratch: Path) -> Row:
         f"{seconds:.2f} s",
         "1.5 s",
         seconds <= 1.5,
-        f"of which: interpreter start {bare_python:.2f} s, importing jobs.cli + pipeline "
+        f"of which: interpreter start {bare_python:.2f} s, importing jobs.face.cli + pipeline "
         f"{imports:.2f} s (both in a child)",
         f"exit {bad[0].returncode}, found={bad[0].stderr_found}: {bad[0].stderr_tail[-300:]}"
         if bad

@@ -8,8 +8,8 @@ schema's own DDL (`sql/schema/<schema>.postgresql.sql`) with its primary keys an
 one `INSERT ... SELECT ... FROM generate_series` per table (`bench/sql/`), then the keys and
 indexes, then VACUUM ANALYZE. Tables are UNLOGGED (no WAL while loading; reads are unaffected).
 
-DER: two real certificates made once by `jobs.certfactory` serve as templates; each row gets its
-own copy with its serial, issuer digit, names and validity patched in (`bench_der`), so every
+DER: two real certificates made once by `jobs.demo.certfactory` serve as templates; each row gets
+its own copy with its serial, issuer digit, names and validity patched in (`bench_der`), so every
 certificate is distinct and agrees with its columns; only its signature would not verify.
 
 A finished build writes `revwatch_bench_meta` last; a database whose record matches its `Spec`
@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
-from jobs.certfactory import CertificateAuthority, key_from_secret
-from jobs.queries import QuerySet
-from jobs.resources import sql_dir
+from jobs.core.resources import sql_dir
+from jobs.db.queries import QuerySet
+from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 
 BENCH_SQL = Path(__file__).resolve().parent / "sql"
 # Creation order matters: a function's body is checked against the ones it calls.

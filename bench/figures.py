@@ -23,11 +23,11 @@ import pandas as pd
 from sqlalchemy import text
 
 from bench.databases import Built, short, statements
-from jobs import queries
-from jobs.config import Settings, utcnow
-from jobs.engines import ca_engine
-from jobs.pipeline import run_once
-from jobs.source import CaDatabase
+from jobs.core.settings import Settings, utcnow
+from jobs.db import queries
+from jobs.db.engines import ca_engine
+from jobs.pipeline.nightly import run_once
+from jobs.source.database import CaDatabase
 
 T = TypeVar("T")
 THRESHOLD = timedelta(days=7)
@@ -81,7 +81,9 @@ def nightly(built: Built, since: datetime, until: datetime, scratch: Path) -> tu
     return seconds, outcome.cases_found
 
 
-def query_phase(built: Built, since: datetime, until: datetime) -> tuple[float, pd.DataFrame]:
+def query_phase(
+    built: Built, since: datetime, until: datetime
+) -> tuple[float, list[dict[str, Any]]]:
     """`CaDatabase.early_revocations` on an open CaDatabase, as a run calls it: seconds, rows."""
     ca = CaDatabase(built.url, built.spec.schema)
     try:
@@ -213,7 +215,7 @@ def p3(small: Built) -> Row:
     """The job's query phase vs loading both tables into pandas."""
     job_s, frame = query_phase(small, *NIGHT)
     naive_s, keys = naive(small, *NIGHT)
-    found = set(zip(frame["issuer_dn"], frame["serial"], strict=True))
+    found = {(row["issuer_dn"], row["serial"]) for row in frame}
     ratio = naive_s / job_s
     return Row(
         "P3",

@@ -2,11 +2,11 @@
 
 Builds a generic-schema CA database of its own on the PostgreSQL server (admin URL from
 REVWATCH_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/test): N revoked
-certificates, each with 5 later certificates of the same subscriber (the fix of a one-letter
-typo, a sibling issued nearer in time, two unrelated ones and a later partial fix), all real
-DER signed by two issuing CAs. Then, timed, the pipeline's own path: detection's query, one
-candidate query per batch of subscribers (`CaDatabase.replacement_candidates`), rows ->
-certificates (`jobs.records`), and `jobs.enrich.enrich` (ranking, DER parsed once per
+certificates, each with 5 later certificates of the same subscriber (the fix of a one-letter typo, a
+sibling issued nearer in time, two unrelated ones and a later partial fix), all real DER signed by
+two issuing CAs. Then, timed, the pipeline's own path: detection's query, one candidate query per
+batch of subscribers (`CaDatabase.replacement_candidates`), rows -> certificates
+(`jobs.detect.records`), and `jobs.enrich.enrichment.enrich` (ranking, DER parsed once per
 certificate, name pairing, rules). Prints the figures and drops its database.
 
     .venv/bin/python bench/matching.py             # 10,000 cases x 5 candidates
@@ -34,12 +34,12 @@ from sqlalchemy.engine import URL, make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs import generic_schema
-from jobs.certfactory import CertificateAuthority, key_from_secret
-from jobs.detect import detect
-from jobs.enrich import enrich
-from jobs.records import certificate_from_row
-from jobs.source import CaDatabase, records
+from jobs.demo import schema as generic_schema
+from jobs.demo.certfactory import CertificateAuthority, key_from_secret
+from jobs.detect.detection import detect
+from jobs.detect.records import certificate_from_row
+from jobs.enrich.enrichment import enrich
+from jobs.source.database import CaDatabase
 
 ADMIN = os.environ.get("REVWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -180,7 +180,7 @@ def run(cases: int, admin: str = ADMIN) -> dict[str, float]:
             frame = ca.replacement_candidates(wanted)
             figures["query_s"] = time.perf_counter() - began
             mark = time.perf_counter()
-            candidates = [certificate_from_row(row, "candidate")[0] for row in records(frame)]
+            candidates = [certificate_from_row(row, "candidate")[0] for row in frame]
             figures["records_s"] = time.perf_counter() - mark
             mark = time.perf_counter()
             enriched = enrich(found, candidates, replacement_window=WINDOW)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         f"matching + diff against PostgreSQL: {f['found']:.0f} cases x {CANDIDATES} candidates "
         f"({f['candidate_rows']:.0f} candidate rows)\n"
         f"  candidate queries  {f['query_s']:8.2f} s\n"
-        f"  rows -> records    {f['records_s']:8.2f} s  (DER parsed by jobs.records)\n"
+        f"  rows -> records    {f['records_s']:8.2f} s  (DER parsed by jobs.detect.records)\n"
         f"  enrich             {f['enrich_s']:8.2f} s  (ranking, diff, rules)\n"
         f"  total              {f['matching_s']:8.2f} s  = {f['cases_per_s']:,.0f} cases/s\n"
         f"  right replacement  {f['right_replacement']:.0f} of {f['found']:.0f}; "

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
-from jobs.source import CaDatabase
+from jobs.source.database import CaDatabase
 from tests.ca_big import BIG_BASE, big_boulder, big_ejbca
 from tests.ca_schemas import ms, run_script, scratch_database
 from tests.test_source import explain, pg_nodes

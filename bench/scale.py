@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from bench import children, databases, figures
 from bench.databases import Built, Spec, Templates
 from bench.figures import Row
-from jobs.config import utcnow
+from jobs.core.settings import utcnow
 
 SIZES = {
     "full": (10_000_000, 1_000_000, 100_000),

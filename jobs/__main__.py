@@ -2,6 +2,6 @@
 
 import sys
 
-from jobs.cli import main
+from jobs.face.cli import main
 
 sys.exit(main())

@@ -3,8 +3,8 @@
 Builds scratch databases on the machine's PostgreSQL and MariaDB, creates the CA software's tables
 from `sql/schema/{ejbca,boulder}.*.sql`, and loads rows the way EJBCA and Boulder write them
 (decimal serials and epoch milliseconds; 36-character hex serials and UTC DATETIMEs), with DER made
-by `jobs.certfactory`. Helpers compute EJBCA's CA id and Boulder's issuer NameID independently of
-the code under test. It must not import the profiles it feeds.
+by `jobs.demo.certfactory`. Helpers compute EJBCA's CA id and Boulder's issuer NameID independently
+of the code under test. It must not import the profiles it feeds.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
-from jobs.certfactory import CertificateAuthority, key_from_secret
-from jobs.resources import sql_dir
+from jobs.core.resources import sql_dir
+from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OFFSET = timedelta(minutes=-10)  # EJBCA's default validity offset

@@ -11,7 +11,7 @@ Each directory under tests/golden/enrich/ holds `input.json` and `expected.json`
 - `"der_hex": "..."` stores those bytes as the DER (to model a blob that does not parse).
 
 A row with `"ca": N` (and no DER) gets golden CA N's DN as its issuer. A row with DER goes
-through `jobs.records.certificate_from_row`, the pipeline's own path: names,
+through `jobs.detect.records.certificate_from_row`, the pipeline's own path: names,
 key and SHA-256 then come from the DER, and the revoked certificate's record findings (such as
 `data.der_unparseable`) become the case's findings. The issuer of a DER row is its CA's DN.
 """
@@ -29,10 +29,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from jobs.alignment import render_edit
-from jobs.certfactory import CertificateAuthority, key_from_secret
-from jobs.model import Case, Certificate, Finding, Revocation, Severity
-from jobs.records import certificate_from_row
+from jobs.core.model import Case, Certificate, Finding, Revocation, Severity
+from jobs.demo.certfactory import CertificateAuthority, key_from_secret
+from jobs.detect.records import certificate_from_row
+from jobs.enrich.alignment import render_edit
 
 GOLDEN = Path(__file__).parent / "golden" / "enrich"
 CA_TIME = datetime(2024, 1, 1, tzinfo=UTC)

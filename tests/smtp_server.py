@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from jobs.mailsink import LOOPBACK, MailSink, SinkHandler, free_port
+from jobs.demo.mailsink import LOOPBACK, MailSink, SinkHandler, free_port
 
 SMTP_USER = "revwatch"
 SMTP_PASSWORD = "s3cret-Pa55-do-not-leak"

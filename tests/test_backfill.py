@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from jobs import backfill, demo, generic_schema
-from jobs.backfill import chunks, run_backfill
-from jobs.cli import main
-from jobs.config import Settings
-from jobs.detect import detect
-from jobs.errors import ConfigError
-from jobs.pipeline import run_once
-from jobs.source import CaDatabase
-from jobs.state import Ledger
+from jobs.core.errors import ConfigError
+from jobs.core.settings import Settings
+from jobs.demo import dataset as demo
+from jobs.demo import schema as generic_schema
+from jobs.detect.detection import detect
+from jobs.face.cli import main
+from jobs.pipeline import backfill
+from jobs.pipeline.backfill import chunks, run_backfill
+from jobs.pipeline.nightly import run_once
+from jobs.source.database import CaDatabase
+from jobs.state.ledger import Ledger
 from tests.smtp_server import ScriptedServer
 
 NOW = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)

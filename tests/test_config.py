@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.config import load_settings, parse_duration, parse_time, redact_url
-from jobs.errors import ConfigError
+from jobs.core.errors import ConfigError
+from jobs.core.settings import load_settings, parse_duration, parse_time, redact_url
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from jobs.delivery import (
+from jobs.core.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from jobs.deliver.smtp import (
     DeliveryResult,
     SmtpSettings,
     backoff_delay,
@@ -19,8 +20,7 @@ from jobs.delivery import (
     message_id_for,
     send,
 )
-from jobs.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from jobs.mailsink import MailSink
+from jobs.demo.mailsink import MailSink
 
 if TYPE_CHECKING:
     # Imported for types only: importing it at run time would stop pytest rewriting its asserts.
@@ -175,7 +175,7 @@ def test_verification_off_works_but_warns_each_time(
     smtp_tls: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for(smtp_tls, security="tls", verify=False)
-    with caplog.at_level(logging.WARNING, logger="jobs.delivery"):
+    with caplog.at_level(logging.WARNING, logger="jobs.deliver.smtp"):
         send(message(), settings)
         send(message(), settings)
     assert len(smtp_tls.messages) == 2

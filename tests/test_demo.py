@@ -1,4 +1,4 @@
-"""Tests for jobs.demo: the generated demo CA data and its loading into SQLite."""
+"""Tests for jobs.demo.dataset: the generated demo CA data and its loading into SQLite."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from jobs import demo, generic_schema
-from jobs.errors import ConfigError, SourceError
-from jobs.model import normalise_serial
-from jobs.x509 import parse_certificate
+from jobs.core.errors import ConfigError, SourceError
+from jobs.core.model import normalise_serial
+from jobs.core.x509 import parse_certificate
+from jobs.demo import dataset as demo
+from jobs.demo import schema as generic_schema
 
 NOW = datetime(2026, 11, 27, 2, 15, 30, 250000, tzinfo=UTC)
 THRESHOLD = timedelta(days=7)

@@ -17,20 +17,21 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from jobs.config import parse_duration, parse_time
-from jobs.detect import DETECT_CODES, detect
-from jobs.records import RECORD_CODES
-from jobs.source import normalise
+from jobs.core.settings import parse_duration, parse_time
+from jobs.detect.detection import DETECT_CODES, detect
+from jobs.detect.records import RECORD_CODES
+from jobs.source.database import normalise, records
 
 GOLDEN = Path(__file__).parent / "golden" / "detect"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _frame(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the source hands them over: normalised like every dialect's."""
     for row in rows:
         encoded = row.pop("der_base64", None)
         row["der"] = base64.b64decode(encoded) if encoded else None
-    return normalise(pd.DataFrame(rows))
+    return records(normalise(pd.DataFrame(rows)))
 
 
 def _observed(input_: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tests for jobs.diff: distance, alignment, duration wording, name pairing and the rules."""
+"""Tests for jobs.enrich.diff: distance, alignment, duration wording, name pairing and the rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from functools import cache
 
 import pytest
 
-from jobs.diff import (
+from jobs.core.model import Certificate, EditStep, Finding, Severity
+from jobs.enrich.diff import (
     FINDING_CODES,
     MAX_PAIRABLE_LENGTH,
     RULES,
@@ -23,7 +24,6 @@ from jobs.diff import (
     render_edit,
     split_names,
 )
-from jobs.model import Certificate, EditStep, Finding, Severity
 
 
 def cert(
@@ -322,7 +322,7 @@ def test_rules_and_codes_are_consistent() -> None:
 
 def test_the_banded_table_gives_the_full_tables_alignment() -> None:
     """alignment() computes only the band |i - j| <= distance; the backtrace must not change."""
-    from jobs import alignment as module
+    from jobs.enrich import alignment as module
 
     def full(a: str, b: str) -> tuple[EditStep, ...]:
         original = module._table

@@ -1,4 +1,4 @@
-"""Tests for jobs.enrich: the golden cases under tests/golden/enrich, then the edges.
+"""Tests for jobs.enrich.enrichment: the golden cases under tests/golden/enrich, then the edges.
 
 Adding a golden case is dropping a directory with `input.json` and `expected.json` into
 tests/golden/enrich/; the loader below picks up every directory.
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from jobs.diff import FINDING_CODES as DIFF_CODES
-from jobs.enrich import FINDING_CODES, LABELS, enrich
-from jobs.model import Case, Certificate, Revocation, Severity
-from jobs.records import RECORD_CODES
-from jobs.x509 import ParseCache
+from jobs.core.model import Case, Certificate, Revocation, Severity
+from jobs.core.x509 import ParseCache
+from jobs.detect.records import RECORD_CODES
+from jobs.enrich.diff import FINDING_CODES as DIFF_CODES
+from jobs.enrich.enrichment import FINDING_CODES, LABELS, enrich
 from tests import golden_rows
 from tests.golden_rows import GOLDEN, case_from, declared_of, outcome
 

@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from jobs import delivery, demo
-from jobs.cli import main
-from jobs.config import Settings, utcnow
-from jobs.errors import DeliveryError, SourceError
-from jobs.mailsink import MailSink
-from jobs.pipeline import run_once
-from jobs.state import Ledger
+from jobs.core.errors import DeliveryError, SourceError
+from jobs.core.settings import Settings, utcnow
+from jobs.deliver import smtp as delivery
+from jobs.demo import dataset as demo
+from jobs.demo.mailsink import MailSink
+from jobs.face.cli import main
+from jobs.pipeline.nightly import run_once
+from jobs.state.ledger import Ledger
 from tests.smtp_server import ScriptedServer
 from tests.test_schedule import SlowHandler
 

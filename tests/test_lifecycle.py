@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from jobs import delivery, generic_schema
-from jobs.certfactory import CertificateAuthority, new_key
-from jobs.config import Settings
-from jobs.errors import DeliveryError, SourceError
-from jobs.model import normalise_serial
-from jobs.pipeline import run_once
-from jobs.x509 import parse_certificate
+from jobs.core.errors import DeliveryError, SourceError
+from jobs.core.model import normalise_serial
+from jobs.core.settings import Settings
+from jobs.core.x509 import parse_certificate
+from jobs.deliver import smtp as delivery
+from jobs.demo import schema as generic_schema
+from jobs.demo.certfactory import CertificateAuthority, new_key
+from jobs.pipeline.nightly import run_once
 from tests.smtp_server import ScriptedServer
 
 START = datetime(2026, 3, 1, 2, 15, tzinfo=UTC)

@@ -1,11 +1,11 @@
-"""Tests for jobs.names: IDN forms, registrable domains by the shipped PSL, look-alikes."""
+"""Tests for jobs.enrich.names: IDN forms, registrable domains by the shipped PSL, look-alikes."""
 
 from __future__ import annotations
 
 import pytest
 
-from jobs import names
-from jobs.alignment import edit_distance
+from jobs.enrich import names
+from jobs.enrich.alignment import edit_distance
 
 
 @pytest.mark.parametrize(

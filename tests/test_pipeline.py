@@ -20,12 +20,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs import demo
-from jobs.cli import main
-from jobs.config import Settings, utcnow
-from jobs.engines import ca_engine
-from jobs.pipeline import run_once
-from jobs.state import Ledger
+from jobs.core.settings import Settings, utcnow
+from jobs.db.engines import ca_engine
+from jobs.demo import dataset as demo
+from jobs.face.cli import main
+from jobs.pipeline.nightly import run_once
+from jobs.state.ledger import Ledger
 from tests.conftest import fresh_schema_engine
 from tests.smtp_server import ScriptedServer
 
@@ -355,7 +355,7 @@ def test_a_large_csv_is_attached_gzipped(
 ) -> None:
     import gzip
 
-    from jobs import outputs
+    from jobs.report import outputs
 
     monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
     settings = Settings(
@@ -382,7 +382,7 @@ def test_over_budget_the_attachment_drops_fingerprints_and_the_complete_csv_is_k
 ) -> None:
     import gzip
 
-    from jobs import outputs
+    from jobs.report import outputs
 
     monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
     monkeypatch.setattr(outputs, "ATTACHMENT_BUDGET", 100)

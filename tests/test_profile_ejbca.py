@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
-from jobs import config
-from jobs.certfactory import CertificateAuthority
-from jobs.cli import main
-from jobs.config import Settings
-from jobs.pipeline import run_once
+from jobs.core import settings as config
+from jobs.core.settings import Settings
+from jobs.demo.certfactory import CertificateAuthority
+from jobs.face.cli import main
+from jobs.pipeline.nightly import run_once
 from tests.ca_schemas import EjbcaData, insert, run_script, scratch_database
 
 NOW = datetime(2026, 3, 10, 2, 15, tzinfo=UTC)

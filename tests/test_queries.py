@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs import queries
-from jobs.errors import ConfigError
-from jobs.queries import QuerySet, parse_statement
-from jobs.resources import sql_dir
-from jobs.source import STATEMENTS
+from jobs.core.errors import ConfigError
+from jobs.core.resources import sql_dir
+from jobs.db import queries
+from jobs.db.queries import QuerySet, parse_statement
+from jobs.source.database import STATEMENTS
 
 
 @pytest.mark.parametrize("dialect", queries.DIALECTS)

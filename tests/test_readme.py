@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jobs import detect, diff, enrich, errors, records
-from jobs.cli import COMMANDS, build_parser
+from jobs.core import errors
+from jobs.detect import detection as detect
+from jobs.detect import records
+from jobs.enrich import diff
+from jobs.enrich import enrichment as enrich
+from jobs.face.cli import COMMANDS, build_parser
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

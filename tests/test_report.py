@@ -1,4 +1,4 @@
-"""Tests of jobs.report: the four renderings of a report, built from hand-made cases."""
+"""Tests of jobs.report.document: the four renderings of a report, built from hand-made cases."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from jobs.model import (
+from jobs.core.model import (
     Case,
     CertDiff,
     Certificate,
@@ -27,7 +27,7 @@ from jobs.model import (
     Revocation,
     Severity,
 )
-from jobs.report import (
+from jobs.report.document import (
     CSV_COLUMNS,
     ReportContext,
     build_context,
@@ -444,7 +444,8 @@ def test_enriched_golden_cases_show_edits_domain_subject_typo_and_reason() -> No
 
 
 def test_a_mass_revocation_night_shows_the_most_severe_in_full_and_all_in_the_csv() -> None:
-    from jobs.report import FULL_CASES
+    from jobs.enrich.enrichment import registrable_domains
+    from jobs.report.document import FULL_CASES
 
     cases = [
         replace(
@@ -453,6 +454,8 @@ def test_a_mass_revocation_night_shows_the_most_severe_in_full_and_all_in_the_cs
                 issuer=ISSUER, serial=format(0x1000 + n, "x"),
                 names=(f"www.shop{n % 7}.co.uk",),
             ),
+            # Enrichment fills each case's registrable domains (Public Suffix List).
+            domains=registrable_domains([f"www.shop{n % 7}.co.uk"]),
         )
         for n in range(FULL_CASES + 50)
     ]  # fmt: skip

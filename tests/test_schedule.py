@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from jobs import demo
-from jobs.errors import ConfigError
-from jobs.mailsink import MailSink, SinkHandler
-from jobs.schedule import trigger_for
-from jobs.state import Ledger
+from jobs.core.errors import ConfigError
+from jobs.demo import dataset as demo
+from jobs.demo.mailsink import MailSink, SinkHandler
+from jobs.face.schedule import trigger_for
+from jobs.state.ledger import Ledger
 
 
 class SlowHandler(SinkHandler):

@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import Connection, bindparam, create_engine, text
 from sqlalchemy.engine import URL
 
-from jobs import queries
-from jobs.ejbca import effective_row, hex_serial, san_names
-from jobs.ejbca_audit import audit_message, is_revocation, java_string_hash
-from jobs.errors import ConfigError, SourceError
-from jobs.profiles import available, decode_base64_der, from_ms
-from jobs.source import CaDatabase, open_profile
+from jobs.core.errors import ConfigError, SourceError
+from jobs.db import queries
+from jobs.source.database import CaDatabase, open_profile
+from jobs.source.profiles.base import available, decode_base64_der, from_ms
+from jobs.source.profiles.ejbca import effective_row, hex_serial, san_names
+from jobs.source.profiles.ejbca_audit import audit_message, is_revocation, java_string_hash
 from tests import test_profile_boulder as boulder_data
 from tests import test_profile_ejbca as ejbca_data
 from tests.ca_big import BIG_BASE, big_boulder, big_ejbca

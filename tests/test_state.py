@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from jobs.errors import LockHeldError
-from jobs.state import LOOKUP_BATCH, Ledger, ReportedCase, RunRecord
+from jobs.core.errors import LockHeldError
+from jobs.state.ledger import LOOKUP_BATCH, Ledger, ReportedCase, RunRecord
 
 T0 = datetime(2026, 11, 1, 2, 15, tzinfo=UTC)
 

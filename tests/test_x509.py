@@ -1,4 +1,4 @@
-"""Tests for jobs.x509 (parsing) and jobs.certfactory (building), on real DER."""
+"""Tests for jobs.core.x509 (parsing) and jobs.demo.certfactory (building), on real DER."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
-from jobs.certfactory import CertificateAuthority, key_from_secret, new_key
-from jobs.x509 import (
+from jobs.core.x509 import (
     EKU_NAMES,
     POLICY_NAMES,
     ParseCache,
@@ -23,6 +22,7 @@ from jobs.x509 import (
     dn_attributes,
     parse_certificate,
 )
+from jobs.demo.certfactory import CertificateAuthority, key_from_secret, new_key
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 NOT_BEFORE = NOW - timedelta(minutes=10)

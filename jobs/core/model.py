@@ -1,0 +1,207 @@
+"""The data every stage passes on: certificates, revocations, findings, cases.
+
+Owns the plain, immutable records that flow CA database -> detection -> enrichment -> report.
+It must not do I/O or know about SQL, templates or SMTP; the only logic here is what follows from
+the records themselves (keys, fingerprints, reason names, serial normalisation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+# RFC 5280 CRLReason codes and their ASN.1 names, which reports and report.json use.
+REASON_NAMES: dict[int, str] = {
+    0: "unspecified",
+    1: "keyCompromise",
+    2: "cACompromise",
+    3: "affiliationChanged",
+    4: "superseded",
+    5: "cessationOfOperation",
+    6: "certificateHold",
+    8: "removeFromCRL",
+    9: "privilegeWithdrawn",
+    10: "aACompromise",
+}
+
+
+def reason_name(code: int | None) -> str:
+    """The RFC 5280 name of a reason code; a CRL entry without a reason is `unspecified`."""
+    if code is None:
+        return "unspecified"
+    return REASON_NAMES.get(code, f"unknown({code})")
+
+
+def normalise_serial(value: str | int) -> str:
+    """A serial as lower-case hex without leading zeros or separators (`0` for zero).
+
+    CA databases write serials as hex with or without colons, padded or not, or as integers; the
+    report and the ledger need one spelling so that the same certificate is the same key.
+    """
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip().lower().replace(":", "").replace(" ", "")
+        if text.startswith("0x"):
+            text = text[2:]
+        if not text:
+            raise ValueError("empty serial")
+        number = int(text, 16)
+    if number < 0:
+        raise ValueError(f"negative serial {number}")
+    return format(number, "x")
+
+
+class Severity(StrEnum):
+    """How much a finding matters to a reviewer."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation about a case or a record: data, never an exception.
+
+    `code` is stable and dotted (`detect.revoked_early`, `data.der_unparseable`, `diff.name.typo`);
+    the README lists every code and a test holds that list against the code.
+    """
+
+    code: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """One issuance record as the CA database holds it, normalised at the source boundary.
+
+    Times are timezone-aware UTC. `names` are the subject alternative names (DNS names lower-case),
+    in the order the CA stored them. `issued_at` is the CA's own issuance time where the schema
+    records one; `not_before` stands in for it otherwise. `der_error` says why the stored DER does
+    not parse (None when it parses or was not parsed).
+    """
+
+    issuer: str
+    serial: str
+    subscriber: str | None = None
+    requester: str | None = None
+    names: tuple[str, ...] = ()
+    subject: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    issued_at: datetime | None = None
+    der: bytes | None = field(default=None, repr=False)
+    spki_sha256: str | None = None
+    der_error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Issuer and serial: serials collide across issuing CAs, so never the serial alone."""
+        return (self.issuer, self.serial)
+
+    @property
+    def sha256(self) -> str | None:
+        """Lower-case hex SHA-256 of the DER (the crt.sh key); None without DER, or when the stored
+        bytes are not a certificate (their hash would link to nothing)."""
+        if not self.der or self.der_error is not None:
+            return None
+        return hashlib.sha256(self.der).hexdigest()
+
+    @property
+    def issuance_time(self) -> datetime | None:
+        """The CA's issuance time, else notBefore."""
+        return self.issued_at if self.issued_at is not None else self.not_before
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """One revocation record: when, why and by whom a certificate was revoked."""
+
+    issuer: str
+    serial: str
+    revoked_at: datetime
+    reason_code: int | None = None
+    revoked_by: str | None = None
+    comment: str | None = None
+    record_id: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return reason_name(self.reason_code)
+
+
+@dataclass(frozen=True)
+class EditStep:
+    """One step of the alignment between two strings.
+
+    `op` is `equal`, `insert`, `delete`, `substitute` or `transpose`; `before` is the text on the
+    revoked side, `after` the text on the replacement side (one of them empty for insert/delete).
+    """
+
+    op: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class NameChange:
+    """A removed name paired with its closest added name."""
+
+    before: str
+    after: str
+    distance: int
+    edit: tuple[EditStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class CertDiff:
+    """What changed from the revoked certificate to its replacement."""
+
+    kept: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    name_changes: tuple[NameChange, ...] = ()
+    subject_before: str | None = None
+    subject_after: str | None = None
+    key_reused: bool | None = None
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def subject_changed(self) -> bool:
+        return self.subject_before != self.subject_after
+
+
+@dataclass(frozen=True)
+class Case:
+    """A certificate revoked within the threshold of its issuance, and what we learnt about it.
+
+    Detection fills `certificate`, `revocation`, `seconds_to_revocation` and `findings` (data
+    problems with the records, each naming the record); enrichment fills the replacement, the diff,
+    the labels and `domains`: the registrable domain of each of the revoked certificate's names
+    (None for a name that has none: an IP address, a mailbox, a bare public suffix), distinct,
+    so that the report can count by domain without knowing the Public Suffix List.
+    """
+
+    certificate: Certificate
+    revocation: Revocation
+    seconds_to_revocation: int | None
+    findings: tuple[Finding, ...] = ()
+    replacement: Certificate | None = None
+    replacement_reason: str | None = None
+    candidate_count: int = 0
+    diff: CertDiff | None = None
+    labels: tuple[str, ...] = ()
+    domains: tuple[str | None, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.revocation.issuer, self.revocation.serial
+
+    @property
+    def all_findings(self) -> tuple[Finding, ...]:
+        """Detection findings followed by the diff's."""
+        return self.findings + (self.diff.findings if self.diff else ())

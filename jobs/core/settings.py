@@ -1,0 +1,353 @@
+"""Settings: from a TOML file, `REVWATCH_*` environment variables and command-line flags.
+
+Owns the one `Settings` object every command runs on, and the precedence flags > environment >
+file > default. It reads secrets from the environment or from files and keeps them out of repr()
+and of any URL it shows. It must not open databases or sockets: it only parses and checks.
+
+The TOML file takes the same names as the environment, lower-case and without the prefix, e.g.
+`ca_db = "postgresql+psycopg://revwatch@db/ejbca"`, `smtp_host = "mail.example"`,
+`mail_to = ["compliance@example.com"]`. Unknown keys are an error: a typo must not silently fall
+back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from jobs.core.errors import ConfigError
+from jobs.core.resources import sql_dir
+
+ENV_PREFIX = "REVWATCH_"
+# A profile is a directory of SQL under sql/profiles/: adding one needs no Python change here.
+PROFILES = tuple(sorted(p.name for p in (sql_dir() / "profiles").iterdir() if p.is_dir()))
+SECURITY_MODES = ("none", "starttls", "tls")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(value: str | int | float) -> timedelta:
+    """`7d`, `36h`, `90m`, `30s` (or a number of seconds) as a positive timedelta."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"bad duration {value!r}: use a number and a unit, like 7d, 36h, 90m")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ConfigError(f"bad duration {value!r}: it must be positive")
+    return timedelta(seconds=seconds)
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An ISO 8601 time as aware UTC; a time without offset is taken as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"bad time {value!r}: use ISO 8601, like 2026-11-27 or 2026-11-27T02:15:00Z"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _addresses(value: str | list[str]) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(a.strip() for a in items if str(a).strip())
+
+
+def _bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"bad boolean {value!r}: use true or false")
+
+
+def _port(value: str | int) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"bad port {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"bad port {value!r}: 1 to 65535")
+    return port
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if str(value) not in options:
+            raise ConfigError(f"bad value {value!r}: one of {', '.join(options)}")
+        return str(value)
+
+    return parse
+
+
+def _path(value: str) -> Path:
+    return Path(str(value)).expanduser()
+
+
+def _text(value: str) -> str:
+    return str(value)
+
+
+def _count(value: str | int) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise ConfigError(f"bad count {value!r}") from None
+    if count < 1:
+        raise ConfigError(f"bad count {value!r}: at least 1")
+    return count
+
+
+def _seconds(value: str | int | float) -> float:
+    return parse_duration(value).total_seconds()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs. Secrets are `repr=False` and never logged."""
+
+    ca_db: str | None = None
+    ca_db_password: str | None = field(default=None, repr=False)
+    profile: str = "generic"
+    state_db: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    threshold: timedelta = timedelta(days=7)
+    replacement_window: timedelta = timedelta(days=30)
+    overlap: timedelta | None = None
+    validity_offset: timedelta = timedelta(minutes=10)
+    boulder_lookback: timedelta = timedelta(hours=6)
+    out: Path | None = None
+    no_mail: bool = False
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout: float = 30.0
+    smtp_ca_bundle: Path | None = None
+    smtp_verify: bool = True
+    smtp_attempts: int = 4
+    smtp_backoff_cap: float = 60.0
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    schedule_cron: str = "15 2 * * *"
+    schedule_timezone: str = "UTC"
+    outbox: Path | None = None
+    metrics_file: Path | None = None
+    log_format: str = "text"
+    config_file: Path | None = None
+
+    def ca_url(self) -> URL:
+        """The CA database URL with its password (from a file or the environment) applied."""
+        if not self.ca_db:
+            raise ConfigError("no CA database: give --ca-db URL or set REVWATCH_CA_DB")
+        url = _url(self.ca_db, "CA database")
+        return url.set(password=self.ca_db_password) if self.ca_db_password else url
+
+    def state_url(self) -> URL:
+        """The ledger's URL: given, or a SQLite file beside the config file (else the home)."""
+        if self.state_db:
+            return _url(self.state_db, "state database")
+        base = self.config_file.resolve().parent if self.config_file else _default_state_dir()
+        return make_url(f"sqlite:///{base / 'revwatch-state.sqlite'}")
+
+    def lookback(self) -> timedelta:
+        """How far before the watermark a run starts: back-dated and late-replicated revocations
+        land behind the watermark, and the ledger makes re-reading them free."""
+        return self.overlap if self.overlap is not None else self.threshold
+
+    def outbox_dir(self) -> Path:
+        """Where each message is kept before it is sent (`revwatch resend RUN` reads it)."""
+        if self.outbox:
+            return self.outbox
+        url = self.state_url()
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).resolve().parent / "outbox"
+        base = self.config_file.resolve().parent if self.config_file else _default_state_dir()
+        return base / "outbox"
+
+    def smtp_port_or_default(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"tls": 465, "starttls": 587}.get(self.smtp_security, 25)
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "revwatch"
+
+
+def _url(text: str, what: str) -> URL:
+    try:
+        return make_url(text)
+    except ArgumentError:
+        raise ConfigError(f"bad {what} URL {redact_url(text)!r}") from None
+
+
+def redact_url(text: str | URL) -> str:
+    """A database URL safe to print: the password, if any, is masked."""
+    try:
+        return make_url(text).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(text))
+
+
+# name -> parser; the TOML key and the environment variable derive from the name.
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "ca_db": _text,
+    "ca_db_password": _text,
+    "profile": _choice(PROFILES),
+    "state_db": _text,
+    "since": parse_time,
+    "until": parse_time,
+    "threshold": parse_duration,
+    "replacement_window": parse_duration,
+    "out": _path,
+    "no_mail": _bool,
+    "smtp_host": _text,
+    "smtp_port": _port,
+    "smtp_security": _choice(SECURITY_MODES),
+    "smtp_user": _text,
+    "smtp_password": _text,
+    "smtp_timeout": _seconds,
+    "smtp_ca_bundle": _path,
+    "smtp_verify": _bool,
+    "smtp_attempts": _count,
+    "smtp_backoff_cap": _seconds,
+    "mail_from": _text,
+    "mail_to": _addresses,
+    "schedule_cron": _text,
+    "schedule_timezone": _text,
+    "overlap": parse_duration,
+    "validity_offset": parse_duration,
+    "boulder_lookback": parse_duration,
+    "outbox": _path,
+    "metrics_file": _path,
+    "log_format": _choice(("text", "json")),
+}
+# Secrets may also come from a file named by `<name>_file` (e.g. REVWATCH_SMTP_PASSWORD_FILE).
+_SECRET_FILES = {"ca_db_password_file": "ca_db_password", "smtp_password_file": "smtp_password"}
+_SETTINGS_FIELDS = {f.name for f in fields(Settings)}
+
+
+def _read_secret(path: str, name: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {name} from {path}: {exc.strerror}") from None
+
+
+def _layer(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """Parse one source's raw values; errors name the source and the key."""
+    parsed: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None or value == "":
+            continue
+        if key in _SECRET_FILES:
+            target = _SECRET_FILES[key]
+            parsed[target] = _read_secret(str(value), target)
+            continue
+        parser = _PARSERS.get(key)
+        if parser is None:
+            raise ConfigError(f"{origin}: unknown setting {key!r}")
+        try:
+            parsed[key] = parser(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {key}: {exc}") from None
+    return parsed
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The raw settings of a TOML file (one flat table; `[revwatch]` is accepted too)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    if set(data) == {"revwatch"} and isinstance(data["revwatch"], dict):
+        data = data["revwatch"]
+    return data
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The `REVWATCH_*` variables as raw settings; REVWATCH_CONFIG names the file instead."""
+    known = set(_PARSERS) | set(_SECRET_FILES)
+    raw: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in known:
+            raise ConfigError(f"environment: unknown variable {name}")
+        raw[key] = value
+    return raw
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge file, environment and flags (in rising precedence) into checked Settings."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        merged.update(_layer(read_file(config_file), f"config file {config_file}"))
+    merged.update(_layer(read_environment(environ), "environment"))
+    merged.update(_layer({k: v for k, v in flags.items() if v is not None}, "command line"))
+    settings = replace(Settings(config_file=config_file), **merged)
+    return check(settings)
+
+
+def check(settings: Settings) -> Settings:
+    """Contradictions no single parser can see."""
+    if settings.since and settings.until and settings.since >= settings.until:
+        raise ConfigError(
+            f"empty window: since {settings.since.isoformat()} is not before "
+            f"until {settings.until.isoformat()}"
+        )
+    assert set(_PARSERS) <= _SETTINGS_FIELDS, "a parser without a Settings field"
+    return settings
+
+
+def smtp_problems(settings: Settings) -> list[str]:
+    """What is missing before a run may send mail (empty when it may)."""
+    problems = []
+    if not settings.smtp_host:
+        problems.append("REVWATCH_SMTP_HOST (smtp_host)")
+    if not settings.mail_from:
+        problems.append("REVWATCH_MAIL_FROM (mail_from)")
+    if not settings.mail_to:
+        problems.append("REVWATCH_MAIL_TO (mail_to)")
+    if settings.smtp_user and not settings.smtp_password:
+        problems.append("REVWATCH_SMTP_PASSWORD or REVWATCH_SMTP_PASSWORD_FILE")
+    return problems
+
+
+def utcnow() -> datetime:
+    """The one clock of the program: aware UTC. Tests pass `now` explicitly instead."""
+    return datetime.now(UTC)

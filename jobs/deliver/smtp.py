@@ -1,0 +1,414 @@
+"""Hands the finished report to the mail server.
+
+Owns the MIME message (its structure, its headers and the stable Message-ID) and the SMTP
+conversation: TLS, authentication, and the decision whether a failure is worth retrying
+(`TransientDeliveryError`) or not (`PermanentDeliveryError`).
+It must not render reports, choose recipients beyond its settings, or record delivery state, and it
+never writes the SMTP password into a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import ssl
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+import aiosmtplib
+from aiosmtplib.protocol import SMTPProtocol
+
+from jobs.core.errors import (
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+log = logging.getLogger(__name__)
+
+Security = Literal["none", "starttls", "tls"]
+_SECURITIES: tuple[str, ...] = get_args(Security)
+
+# Sending a password in clear text is tolerable only where it never leaves the machine.
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# Domains in a Message-ID: a plain host name, nothing that could end the angle brackets.
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+# QUIT after an accepted DATA is a courtesy; waiting the full command timeout for it is not.
+_QUIT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpSettings:
+    """Where and how to hand the report over; validated on construction (ConfigError)."""
+
+    host: str
+    port: int
+    mail_from: str
+    mail_to: tuple[str, ...]
+    security: Security = "starttls"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    ca_bundle: Path | None = None
+    verify: bool = True
+    attempts: int = 4
+    backoff_base: float = 2.0
+    backoff_cap: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mail_to, str):
+            object.__setattr__(self, "mail_to", (self.mail_to,))
+        elif not isinstance(self.mail_to, tuple):
+            object.__setattr__(self, "mail_to", tuple(self.mail_to))
+        where = f"{self.host}:{self.port}"
+        if not self.host or any(c.isspace() for c in self.host):
+            raise ConfigError(f"smtp host {self.host!r} is empty or contains whitespace")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"smtp port {self.port} is not between 1 and 65535")
+        if self.security not in _SECURITIES:
+            raise ConfigError(
+                f"smtp security {self.security!r} is not one of {', '.join(_SECURITIES)}"
+            )
+        if not self.mail_to:
+            raise ConfigError("no mail recipients (mail_to is empty)")
+        for address in (self.mail_from, *self.mail_to):
+            _check_address("mail address", address)
+        if self.password is not None and not self.user:
+            raise ConfigError(f"an smtp password is set for {where} but no user")
+        if self.user and self.security == "none" and self.host.lower() not in _LOOPBACK_HOSTS:
+            raise ConfigError(
+                f"refusing to send the smtp password in clear text to {where}; "
+                "set security to starttls or tls"
+            )
+        if not self.timeout > 0:
+            raise ConfigError(f"smtp timeout must be positive, not {self.timeout}")
+        if self.attempts < 1:
+            raise ConfigError(f"smtp attempts must be at least 1, not {self.attempts}")
+        if not (self.backoff_base >= 0 and self.backoff_cap >= 0):
+            raise ConfigError("smtp backoff base and cap must not be negative")
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the server took: refused recipients map to the server's `"550 reason"`."""
+
+    accepted: tuple[str, ...]
+    refused: dict[str, str]
+    attempts: int
+
+
+def _check_address(what: str, address: str) -> None:
+    if not address or not address.strip():
+        raise ConfigError(f"{what} is empty")
+    if len(address.splitlines()) > 1 or any(unicodedata.category(c) == "Cc" for c in address):
+        raise ConfigError(f"{what} {address!r} contains a line break or control character")
+
+
+def message_id_for(
+    case_keys: Iterable[tuple[str, str]], *, window_until: datetime, domain: str
+) -> str:
+    """A Message-ID that depends only on the set of cases (or, with none, on the window end).
+
+    A re-send after a crash then carries the same Message-ID as the first send, so mail clients
+    and the compliance team's archive can recognise it as the same report.
+    """
+    if window_until.tzinfo is None:
+        raise ValueError("window_until must be timezone-aware")
+    if not domain or not set(domain) <= _DOMAIN_CHARS:
+        raise ValueError(f"Message-ID domain {domain!r} is not a plain host name")
+    keys = sorted({(str(issuer), str(serial)) for issuer, serial in case_keys})
+    payload: dict[str, object] = {"cases": keys}
+    if not keys:
+        payload["window_until"] = window_until.astimezone(UTC).isoformat()
+    # JSON keeps (issuer, serial) boundaries unambiguous whatever characters an issuer holds.
+    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return f"<revwatch.{hashlib.sha256(encoded).hexdigest()[:32]}@{domain}>"
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break and control character folded into single spaces."""
+    cleaned = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return " ".join(cleaned.split())
+
+
+def build_message(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    csv: str | bytes,
+    csv_filename: str = "early-revocations.csv",
+    mail_from: str,
+    mail_to: Sequence[str],
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """The report mail: text and HTML alternatives, the CSV attached.
+
+    A `csv_filename` ending in `.gz` attaches `csv` (gzip bytes) as application/gzip: a mass
+    revocation's complete case list stays within mail size limits that way.
+
+    The subject may quote certificate names, so line breaks in it are folded to spaces rather
+    than trusted; From/To/Message-ID come from settings and are refused if they hold one.
+    """
+    if date.tzinfo is None:
+        raise ValueError("the Date of a message must be timezone-aware")
+    recipients = (mail_to,) if isinstance(mail_to, str) else tuple(mail_to)
+    if not recipients:
+        raise ConfigError("no mail recipients (mail_to is empty)")
+    for address in (mail_from, *recipients):
+        _check_address("mail address", address)
+    if one_line(message_id) != message_id or not (
+        message_id.startswith("<") and message_id.endswith(">")
+    ):
+        raise ValueError(f"malformed Message-ID {message_id!r}")
+    if one_line(csv_filename) != csv_filename or "/" in csv_filename or "\\" in csv_filename:
+        raise ValueError(f"attachment name {csv_filename!r} is not a plain file name")
+
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = one_line(subject)
+    message["Date"] = format_datetime(date.astimezone(UTC))
+    message["Message-ID"] = message_id
+    # RFC 3834: keeps vacation responders and ticket systems from answering a nightly job.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    payload = csv.encode("utf-8") if isinstance(csv, str) else csv
+    if csv_filename.endswith(".gz"):
+        message.add_attachment(
+            payload, maintype="application", subtype="gzip", filename=csv_filename
+        )
+        return message
+    # Base64 keeps the CSV byte for byte (its CRLF row ends included) whatever relays do to lines.
+    message.add_attachment(
+        payload,
+        maintype="text",
+        subtype="csv",
+        cte="base64",
+        filename=csv_filename,
+        params={"charset": "utf-8"},
+    )
+    return message
+
+
+def backoff_delay(retry: int, *, base: float, cap: float, rng: Callable[[], float]) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**retry)]."""
+    ceiling = min(cap, base * 2.0 ** min(retry, 60))
+    return max(0.0, min(1.0, rng())) * ceiling
+
+
+def send(
+    message: EmailMessage,
+    settings: SmtpSettings,
+    *,
+    sleep: Callable[[float], object] = time.sleep,
+    rng: Callable[[], float] = random.random,
+) -> DeliveryResult:
+    """Deliver `message` to `settings.mail_to`, retrying transient failures.
+
+    Raises PermanentDeliveryError at once when retrying cannot help, TransientDeliveryError when
+    every attempt failed with a transient error. Runs its own event loop (`asyncio.run`), so it
+    must not be called from inside a running loop.
+    """
+    where = f"{settings.host}:{settings.port}"
+    context = _tls_context(settings)
+    if context is not None and not settings.verify:
+        log.warning(
+            "TLS certificate verification is OFF for the mail server %s: "
+            "anyone on the path can read the report and the smtp password",
+            where,
+        )
+    for attempt in range(1, settings.attempts + 1):
+        try:
+            refused = asyncio.run(_deliver_once(message, settings, context))
+        except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+            error = _classify(exc, settings)
+            if isinstance(error, PermanentDeliveryError):
+                raise error from None
+            if attempt == settings.attempts:
+                raise TransientDeliveryError(
+                    f"{error} (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
+                ) from None
+            delay = backoff_delay(
+                attempt - 1, base=settings.backoff_base, cap=settings.backoff_cap, rng=rng
+            )
+            log.warning(
+                "mail attempt %d of %d failed: %s; retrying in %.1f s",
+                attempt,
+                settings.attempts,
+                error,
+                delay,
+            )
+            sleep(delay)
+            continue
+        accepted = tuple(r for r in settings.mail_to if r not in refused)
+        return DeliveryResult(
+            accepted=accepted,
+            refused={
+                r: _redact(f"{reply.code} {reply.message}", settings)
+                for r, reply in refused.items()
+            },
+            attempts=attempt,
+        )
+    raise AssertionError("unreachable: attempts >= 1 is validated")  # pragma: no cover
+
+
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
+    if settings.security == "none":
+        return None
+    cafile = str(settings.ca_bundle) if settings.ca_bundle is not None else None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise PermanentDeliveryError(
+            f"cannot read the CA bundle {settings.ca_bundle} for {settings.host}:{settings.port}: "
+            f"{exc}"
+        ) from None
+    if not settings.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _deliver_once(
+    message: EmailMessage, settings: SmtpSettings, context: ssl.SSLContext | None
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    client = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        timeout=settings.timeout,
+        use_tls=settings.security == "tls",
+        # STARTTLS and AUTH are run below, step by step, so that the connection is in hand to
+        # release whichever step fails.
+        start_tls=False,
+        tls_context=context,
+    )
+    protocol: SMTPProtocol | None = None
+    try:
+        await client.connect()
+        protocol = client.protocol
+        if settings.security == "starttls":
+            # Raises when the server offers no STARTTLS: never fall back to clear text.
+            await client.starttls()
+        if settings.user:
+            await client.login(settings.user, settings.password or "")
+        refused, _reply = await client.send_message(
+            message, sender=settings.mail_from, recipients=list(settings.mail_to)
+        )
+        # The message is accepted once DATA is: a failing QUIT must not cause a second copy.
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit(timeout=min(_QUIT_TIMEOUT, settings.timeout))
+    finally:
+        client.close()
+        await _release(protocol)
+    return refused
+
+
+async def _release(protocol: SMTPProtocol | None) -> None:
+    """Free the socket before asyncio.run() ends, or every attempt leaks a descriptor.
+
+    A close only schedules the release, and a TLS close waits for the server's close_notify;
+    nothing more is owed to the server here, so abort and let the loop run the callbacks.
+    """
+    transport = protocol.transport if protocol is not None else None
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of `kind` in `exc`'s cause/context chain (aiosmtplib wraps OSErrors)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _redact(text: str, settings: SmtpSettings) -> str:
+    if settings.password:
+        text = text.replace(settings.password, "***")
+    return text
+
+
+def _by_code(code: int, text: str) -> DeliveryError:
+    if 400 <= code < 500:
+        return TransientDeliveryError(text)
+    return PermanentDeliveryError(text)
+
+
+def _classify(exc: BaseException, settings: SmtpSettings) -> DeliveryError:
+    """Turn what aiosmtplib raised into a transient or permanent delivery error.
+
+    aiosmtplib raises the same classes for temporary and permanent replies, so replies are
+    decided on their code: 4xx is worth retrying, anything else is not.
+    """
+    where = f"mail server {settings.host}:{settings.port}"
+    error = _classify_unredacted(exc, settings, where)
+    return type(error)(_redact(str(error), settings))
+
+
+def _classify_unredacted(exc: BaseException, settings: SmtpSettings, where: str) -> DeliveryError:
+    verify_error = _cause(exc, ssl.SSLCertVerificationError)
+    if isinstance(verify_error, ssl.SSLCertVerificationError):
+        return PermanentDeliveryError(
+            f"{where}: the mail server's certificate could not be verified; set a CA bundle "
+            f"(ca_bundle) that signs it ({verify_error.verify_message or verify_error})"
+        )
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        details = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        if any(400 <= r.code < 500 for r in exc.recipients):
+            return TransientDeliveryError(f"{where} refused every recipient for now: {details}")
+        return PermanentDeliveryError(f"{where} refused every recipient: {details}")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        step = {
+            aiosmtplib.SMTPAuthenticationError: f"refused authentication as {settings.user!r}",
+            aiosmtplib.SMTPSenderRefused: f"refused the sender {settings.mail_from!r}",
+            aiosmtplib.SMTPDataError: "refused the message",
+            aiosmtplib.SMTPHeloError: "refused the greeting",
+            aiosmtplib.SMTPConnectResponseError: "refused the connection",
+        }.get(type(exc), "replied")
+        return _by_code(exc.code, f"{where} {step}: {exc.code} {exc.message}")
+    tls_error = _cause(exc, ssl.SSLError)
+    if isinstance(tls_error, ssl.SSLError) and not isinstance(
+        tls_error, ssl.SSLEOFError | ssl.SSLZeroReturnError
+    ):
+        return PermanentDeliveryError(
+            f"{where}: TLS failed ({tls_error.reason or tls_error}); check that security="
+            f"{settings.security} is what the server speaks (implicit tls is usually port 465, "
+            "starttls 587)"
+        )
+    if isinstance(exc, TimeoutError):
+        return TransientDeliveryError(f"{where} did not answer within {settings.timeout:g} s")
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return TransientDeliveryError(f"{where} closed the connection unexpectedly ({exc})")
+    if isinstance(exc, aiosmtplib.SMTPConnectError | OSError):
+        return TransientDeliveryError(f"cannot connect to {where}: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPException):
+        hint = ""
+        if "STARTTLS" in exc.message:
+            hint = "; set security to tls or none to match the server"
+        elif "AUTH" in exc.message:
+            hint = "; the server offers no AUTH on this connection (does it need TLS?)"
+        return PermanentDeliveryError(f"{where}: {exc.message.rstrip('.')}{hint}")
+    return PermanentDeliveryError(f"cannot send to {where}: {exc}")

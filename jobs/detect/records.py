@@ -1,0 +1,165 @@
+"""Rows of the CA database turned into `Certificate` and `Revocation` records.
+
+Owns the reading of one row: the serial's spelling, the names (from the DER when it parses, from
+the `names` column otherwise), the key fingerprint, and a finding for every problem with the row,
+each naming the record. Pure: no database, no clock. It must not decide what is early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from jobs.core.model import (
+    REASON_NAMES,
+    Certificate,
+    Finding,
+    Revocation,
+    Severity,
+    normalise_serial,
+)
+from jobs.core.x509 import ParseCache, ParsedCertificate, parse_certificate
+
+RECORD_CODES = frozenset(
+    {
+        "data.serial_invalid",
+        "data.der_unparseable",
+        "data.der_serial_mismatch",
+        "data.names_mismatch",
+        "data.reason_unknown",
+    }
+)
+
+
+def serial_of(value: Any) -> tuple[str, Finding | None]:
+    """The normalised serial, or the raw text and a finding when it is not hex."""
+    raw = "" if value is None else str(value)
+    try:
+        return normalise_serial(raw), None
+    except ValueError:
+        return raw.strip().lower(), Finding(
+            "data.serial_invalid",
+            Severity.ERROR,
+            f"serial {raw!r} is not hexadecimal; it is reported as written",
+        )
+
+
+def _split_names(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = (part.strip() for part in str(value).replace("\n", ",").split(","))
+    return tuple(n.lower() if "@" not in n and "/" not in n else n for n in names if n)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def certificate_from_row(
+    row: Mapping[str, Any],
+    label: str,
+    *,
+    cache: ParseCache | None = None,
+    parse: bool = True,
+) -> tuple[Certificate, list[Finding]]:
+    """A Certificate from an issuance row; `label` names the record in every finding.
+
+    `parse=False` reads the DER only when the names column is empty: replacement candidates
+    are ranked on their names, and only the one chosen is parsed (by the diff, through the same
+    `cache`), which spares a mass-revocation night most of its parsing.
+    """
+    findings: list[Finding] = []
+    serial, problem = serial_of(row.get("serial"))
+    if problem:
+        findings.append(Finding(problem.code, problem.severity, f"{label}: {problem.message}"))
+    column_names = _split_names(row.get("names"))
+    names, spki, der_error = column_names, None, None
+    der = row.get("der")
+    if isinstance(der, bytes) and der and (parse or not column_names):
+        parsed = cache.get(der) if cache is not None else _parse(der)
+        if isinstance(parsed, str):
+            der_error = parsed
+            findings.append(
+                Finding(
+                    "data.der_unparseable",
+                    Severity.ERROR,
+                    f"{label}: the stored certificate (DER) does not parse ({parsed}); "
+                    "the database columns are reported instead",
+                )
+            )
+        else:
+            spki = parsed.spki_sha256
+            if parsed.names:
+                names = parsed.names
+            if column_names and {n.lower() for n in column_names} != {n.lower() for n in names}:
+                findings.append(
+                    Finding(
+                        "data.names_mismatch",
+                        Severity.WARNING,
+                        f"{label}: the names column ({', '.join(column_names)}) differs from the "
+                        f"certificate's names ({', '.join(names)}); the certificate's are reported",
+                    )
+                )
+            if not problem and parsed.serial != serial:
+                findings.append(
+                    Finding(
+                        "data.der_serial_mismatch",
+                        Severity.ERROR,
+                        f"{label}: the certificate's serial is {parsed.serial}, the row's {serial}",
+                    )
+                )
+    certificate = Certificate(
+        issuer=str(row.get("issuer_dn") or ""),
+        serial=serial,
+        subscriber=_text(row.get("subscriber")),
+        requester=_text(row.get("requester")),
+        names=names,
+        subject=_text(row.get("subject_dn")),
+        not_before=_time(row.get("not_before")),
+        not_after=_time(row.get("not_after")),
+        issued_at=_time(row.get("issued_at")),
+        der=der if isinstance(der, bytes) and der else None,
+        der_error=der_error,
+        spki_sha256=spki,
+    )
+    return certificate, findings
+
+
+def _parse(der: bytes) -> ParsedCertificate | str:
+    try:
+        return parse_certificate(der)
+    except ValueError as exc:
+        return str(exc)
+
+
+def revocation_from_row(
+    row: Mapping[str, Any], revoked_at: datetime, label: str
+) -> tuple[Revocation, list[Finding]]:
+    """A Revocation from a revocation row whose time the caller has already checked."""
+    findings: list[Finding] = []
+    serial, _ = serial_of(row.get("serial"))
+    code = row.get("reason_code")
+    reason_code = None if code is None else int(code)
+    if reason_code is not None and reason_code not in REASON_NAMES:
+        findings.append(
+            Finding(
+                "data.reason_unknown",
+                Severity.WARNING,
+                f"{label}: revocation reason code {reason_code} is not an RFC 5280 CRLReason",
+            )
+        )
+    revocation = Revocation(
+        issuer=str(row.get("issuer_dn") or ""),
+        serial=serial,
+        revoked_at=revoked_at,
+        reason_code=reason_code,
+        revoked_by=_text(row.get("revoked_by")),
+        comment=_text(row.get("comment")),
+        record_id=_text(row.get("revocation_id")),
+    )
+    return revocation, findings

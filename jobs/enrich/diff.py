@@ -1,0 +1,211 @@
+"""The certificate diff: which names were kept, added and removed, how they pair, and the findings.
+
+Owns how two certificates compare: names compared by their canonical form (case-insensitive, IDNs as
+A-labels, so `münchen.de` and `xn--mnchen-3ya.de` are one name), each removed name paired with its
+closest added name (optimal-string-alignment distance, in the IDN form that shows the smaller edit,
+see `jobs.enrich.names`) with the edit that turns one into the other, and running the rules of
+`jobs.enrich.rules` over the result. Durations in words come from `jobs.core.times`. It must not do
+I/O, read clocks, choose the replacement (that is `jobs.enrich.enrichment`) or escape for HTML (the
+report does; every name here is subscriber-written text, kept verbatim).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from jobs.core.model import CertDiff, Certificate, Finding, NameChange, Severity
+from jobs.core.times import format_duration
+from jobs.core.x509 import ParseCache, ParsedCertificate
+from jobs.enrich import names
+from jobs.enrich.alignment import alignment, edit_distance, render_edit
+from jobs.enrich.rules import (
+    FINDING_CODES,
+    RULES,
+    TYPO_DISTANCE,
+    Comparison,
+    DiffFinding,
+    Rule,
+    is_registrable_domain_typo,
+    label,
+)
+
+__all__ = [
+    "FINDING_CODES",
+    "MAX_PAIRABLE_LENGTH",
+    "RULES",
+    "TYPO_DISTANCE",
+    "Comparison",
+    "DiffFinding",
+    "Rule",
+    "alignment",
+    "diff_certificates",
+    "edit_distance",
+    "format_duration",
+    "format_relative",
+    "is_registrable_domain_typo",
+    "pair_names",
+    "parsed_or_error",
+    "render_edit",
+    "split_names",
+]
+
+# Longer than any valid DNS name: pairing such hostile strings would cost O(n*m) each for nothing.
+MAX_PAIRABLE_LENGTH = 253
+
+
+def format_relative(seconds: int, event: str = "revocation") -> str:
+    """`23 min after revocation`, `2 h before revocation`, `at revocation` (sign = after)."""
+    if seconds == 0:
+        return f"at {event}"
+    word = "after" if seconds > 0 else "before"
+    return f"{format_duration(abs(seconds))} {word} {event}"
+
+
+def split_names(
+    before: Sequence[str], after: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(kept, added, removed) by canonical form (`names.canonical`), each in its certificate's
+    order, as each certificate spells them. Duplicates within one certificate count once (the
+    first spelling wins)."""
+    before_keys = {names.canonical(name) for name in before}
+    after_keys = {names.canonical(name) for name in after}
+    kept = _unique(name for name in before if names.canonical(name) in after_keys)
+    removed = _unique(name for name in before if names.canonical(name) not in after_keys)
+    added = _unique(name for name in after if names.canonical(name) not in before_keys)
+    return kept, added, removed
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in items:
+        key = names.canonical(name)
+        if key not in seen:
+            seen.add(key)
+            out.append(name)
+    return tuple(out)
+
+
+def _lower_bound(a: str, b: str) -> int:
+    # The length difference bounds the distance from below, but not across IDN forms: an A-label
+    # can be much longer than the U-label one letter away from the other name.
+    if names.is_idn(a) or names.is_idn(b):
+        return 0
+    return abs(len(a) - len(b))
+
+
+def pair_names(
+    removed: Sequence[str],
+    added: Sequence[str],
+    distance: Callable[[str, str], int] = names.name_distance,
+    *,
+    with_edit: bool = True,
+) -> tuple[NameChange, ...]:
+    """Greedy pairing of removed with added names, smallest distance overall first.
+
+    Ties go to the earlier removed name, then the earlier added name; each name is used at most
+    once. Pairs come back in the removed names' order. `distance` lets a caller pass a memoised
+    `names.name_distance`; `with_edit=False` skips the alignments when only distances matter.
+    A lower bound of the distance (the length difference, for non-IDN names) orders the pairs, so
+    a pair is measured only when it could still be the next best: a 100-name certificate with
+    one change costs one measurement. For IDNs the edit is aligned on the U-label forms.
+    """
+    heap: list[tuple[int, int, int, bool]] = []
+    for i, old in enumerate(removed):
+        if len(old) > MAX_PAIRABLE_LENGTH:
+            continue
+        for j, new in enumerate(added):
+            if len(new) <= MAX_PAIRABLE_LENGTH:
+                heap.append((_lower_bound(old, new), i, j, False))
+    heapq.heapify(heap)
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    pairs: list[tuple[int, int, int]] = []
+    while heap and len(used_old) < len(removed) and len(used_new) < len(added):
+        value, i, j, exact = heapq.heappop(heap)
+        if i in used_old or j in used_new:
+            continue
+        if not exact:
+            heapq.heappush(heap, (distance(removed[i], added[j]), i, j, True))
+            continue
+        used_old.add(i)
+        used_new.add(j)
+        pairs.append((i, j, value))
+    pairs.sort()
+    return tuple(
+        NameChange(
+            before=removed[i],
+            after=added[j],
+            distance=value,
+            edit=alignment(*names.comparison_forms(removed[i], added[j])) if with_edit else (),
+        )
+        for i, j, value in pairs
+    )
+
+
+def parsed_or_error(
+    cert: Certificate, cache: ParseCache
+) -> tuple[ParsedCertificate | None, str | None]:
+    """The certificate's parsed DER, or None and why not (None, None without DER)."""
+    if cert.der is None:
+        return None, None
+    found = cache.get(cert.der)
+    return (found, None) if isinstance(found, ParsedCertificate) else (None, found)
+
+
+def diff_certificates(
+    revoked: Certificate,
+    replacement: Certificate,
+    *,
+    rules: Sequence[Rule] = RULES,
+    distance: Callable[[str, str], int] = names.name_distance,
+    cache: ParseCache | None = None,
+) -> CertDiff:
+    """What changed from `revoked` to `replacement`, with the findings of every rule.
+
+    The DER of both certificates is parsed (through `cache`, so once per certificate per run)
+    for the rules that need more than the database columns (EKU, policies, key type, subject
+    attributes); a certificate without DER or whose DER does not parse is compared on its
+    columns. A rule that raises becomes a `diff.rule_failed` error finding naming the rule, the
+    two certificates and the exception: one bad rule or record never stops the run.
+    """
+    cache = cache if cache is not None else ParseCache()
+    before, _ = parsed_or_error(revoked, cache)
+    after, after_error = parsed_or_error(replacement, cache)
+    kept, added, removed = split_names(revoked.names, replacement.names)
+    # A candidate's DER is parsed only once it is chosen (records.certificate_from_row).
+    spki_before = revoked.spki_sha256 or (before.spki_sha256 if before else None)
+    spki_after = replacement.spki_sha256 or (after.spki_sha256 if after else None)
+    key_reused = (
+        spki_before.lower() == spki_after.lower()
+        if spki_before is not None and spki_after is not None
+        else None
+    )
+    partial = CertDiff(
+        kept=kept,
+        added=added,
+        removed=removed,
+        name_changes=pair_names(removed, added, distance),
+        subject_before=revoked.subject,
+        subject_after=replacement.subject,
+        key_reused=key_reused,
+    )
+    comparison = Comparison(revoked, replacement, partial, before, after, after_error)
+    findings: list[Finding] = []
+    for rule in rules:
+        try:
+            findings.extend(rule(comparison))
+        except Exception as exc:
+            # A broken rule (or a record it chokes on) is reported on the case, never fatal.
+            name = getattr(rule, "__name__", repr(rule))
+            findings.append(
+                Finding(
+                    "diff.rule_failed",
+                    Severity.ERROR,
+                    f"diff rule {name} failed on {label(revoked)} vs {label(replacement)}: "
+                    f"{type(exc).__name__}: {exc}",
+                )
+            )
+    return replace(partial, findings=tuple(findings))

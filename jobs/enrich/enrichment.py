@@ -1,0 +1,345 @@
+"""Enrichment: the replacement of each revoked certificate, its diff and the case's labels.
+
+Owns which candidate counts as the replacement (the one the CA database declares, e.g. ACME ARI
+in Boulder, when it is among the candidates; otherwise same subscriber, inside the replacement
+window, most similar names first, nearest issuance second), the sentence saying why, and the
+labels a reviewer filters on. DER is parsed lazily, only for the two certificates a diff
+compares, and once per certificate per run (`jobs.core.x509.ParseCache`, keyed by SHA-256). It must
+not do I/O, read clocks or query the CA database (the pipeline passes the candidates in), and it
+must not decide what a case is (that is detection).
+
+The candidate window of a case is (issuance of the revoked certificate, revocation + window]:
+strictly after the revoked certificate was issued, so an older certificate never "replaces" it,
+and inclusive at the far end, as the assignment defines it. Candidates issued between issuance and
+revocation count (reissue-then-revoke is common). A revoked certificate without an issuance time
+gets the symmetric window [revocation - window, revocation + window], said so in the reason.
+Candidates without a usable (timezone-aware) issuance time cannot be placed and are skipped.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from jobs.core.model import Case, CertDiff, Certificate, Finding, Severity
+from jobs.core.times import format_duration
+from jobs.core.x509 import ParseCache
+from jobs.enrich.diff import (
+    TYPO_DISTANCE,
+    diff_certificates,
+    format_relative,
+    pair_names,
+    split_names,
+)
+from jobs.enrich.names import name_distance, registrable_domain
+
+Key = tuple[str, str]
+
+LABELS: frozenset[str] = frozenset(
+    {
+        "likely-typo",
+        "no-replacement",
+        "names-added",
+        "names-removed",
+        "same-names",
+        "re-key",
+        "data-problem",
+        "registrable-domain-typo",
+        "look-alike",
+        "subject-changed",
+        "subject-typo",
+        "profile-changed",
+        "issuer-changed",
+        "identical-reissue",
+        "declared-replacement",
+    }
+)
+
+# Labels that follow from one diff finding each.
+_FINDING_LABELS: dict[str, str] = {
+    "diff.name.registrable_domain_typo": "registrable-domain-typo",
+    "diff.name.lookalike": "look-alike",
+    "diff.subject.likely_typo": "subject-typo",
+    "diff.profile.eku_changed": "profile-changed",
+    "diff.profile.policies_changed": "profile-changed",
+    "diff.issuer.changed": "issuer-changed",
+    "diff.identical_reissue": "identical-reissue",
+}
+
+FINDING_CODES: frozenset[str] = frozenset({"enrich.failed"})
+
+# Distances are memoised across cases (a subscriber's certificates repeat the same names); the
+# cap keeps a pathological night from holding every pair ever measured.
+_MEMO_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class _Shelf:
+    """One subscriber's candidates, sorted by issuance time, with the times for bisecting."""
+
+    times: list[datetime]
+    certificates: list[Certificate]
+
+
+def _index(candidates: Iterable[Certificate]) -> dict[str, _Shelf]:
+    by_subscriber: dict[str, dict[tuple[str, str], Certificate]] = {}
+    for cert in candidates:
+        when = cert.issuance_time
+        if cert.subscriber is None or when is None or when.utcoffset() is None:
+            continue
+        # The same certificate can reach us twice (two issuers' queries); the first copy wins.
+        by_subscriber.setdefault(cert.subscriber, {}).setdefault(cert.key, cert)
+    shelves: dict[str, _Shelf] = {}
+    for subscriber, certs in by_subscriber.items():
+        ordered = sorted(certs.values(), key=lambda c: (_time(c), c.issuer, c.serial))
+        shelves[subscriber] = _Shelf([_time(c) for c in ordered], ordered)
+    return shelves
+
+
+def _time(cert: Certificate) -> datetime:
+    when = cert.issuance_time
+    if when is None:  # _index only shelves certificates with a time
+        raise ValueError(f"{cert.issuer} serial {cert.serial} has no issuance time")
+    return when
+
+
+def _memoised(memo: dict[tuple[str, str], int]) -> Callable[[str, str], int]:
+    def distance(a: str, b: str) -> int:
+        found = memo.get((a, b))
+        if found is None:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            found = memo[(a, b)] = name_distance(a, b)
+        return found
+
+    return distance
+
+
+def enrich(
+    cases: Sequence[Case],
+    candidates: Iterable[Certificate],
+    *,
+    replacement_window: timedelta = timedelta(days=30),
+    declared: Mapping[Key, Key] | None = None,
+    cache: ParseCache | None = None,
+) -> list[Case]:
+    """The cases in the same order, each with replacement, reason, count, diff and labels.
+
+    Candidates are indexed by subscriber once and bisected by time per case, so the cost follows
+    the candidates near each case, not cases x all candidates. `declared` maps a revoked
+    certificate's (issuer, serial) to the (issuer, serial) the CA database records as its
+    replacement; that one wins when it is among the case's candidates. `cache` shares parsed DER
+    with the caller (a fresh one by default). A case whose enrichment fails gets an
+    `enrich.failed` error finding naming its record, and the run goes on.
+    """
+    shelves = _index(candidates)
+    cache = cache if cache is not None else ParseCache()
+    matcher = _Matcher(_memoised({}), cache, declared or {}, replacement_window)
+    out: list[Case] = []
+    for case in cases:
+        case = replace(case, domains=registrable_domains(case.certificate.names))
+        try:
+            out.append(_enrich_case(case, shelves, matcher))
+        except Exception as exc:
+            # One malformed record (a naive datetime, say) must not sink the night's report.
+            failure = Finding(
+                "enrich.failed",
+                Severity.ERROR,
+                f"enrichment failed for {case.key[0]} serial {case.key[1]}: "
+                f"{type(exc).__name__}: {exc}",
+            )
+            out.append(replace(case, findings=(*case.findings, failure), labels=("data-problem",)))
+    return out
+
+
+def registrable_domains(names: Iterable[str]) -> tuple[str | None, ...]:
+    """Each name's registrable domain, distinct, sorted, None (no registrable domain) last."""
+    found = {registrable_domain(name) for name in names}
+    return (*sorted(d for d in found if d is not None), *((None,) if None in found else ()))
+
+
+def _window(case: Case, window: timedelta) -> tuple[datetime, bool, datetime]:
+    """(start, start_inclusive, end inclusive) of the candidate window."""
+    revoked_at = case.revocation.revoked_at
+    issued = case.certificate.issuance_time
+    if issued is None:
+        return revoked_at - window, True, revoked_at + window
+    return issued, False, revoked_at + window
+
+
+def _candidates(case: Case, shelves: dict[str, _Shelf], window: timedelta) -> list[Certificate]:
+    subscriber = case.certificate.subscriber
+    shelf = shelves.get(subscriber) if subscriber is not None else None
+    if shelf is None:
+        return []
+    start, inclusive, end = _window(case, window)
+    low = (bisect.bisect_left if inclusive else bisect.bisect_right)(shelf.times, start)
+    high = bisect.bisect_right(shelf.times, end)
+    own = {case.certificate.key, case.key}
+    return [c for c in shelf.certificates[low:high] if c.key not in own]
+
+
+@dataclass(frozen=True)
+class _Score:
+    kept: int
+    close: int
+    total_distance: int
+    max_close: int
+    offset: int
+
+    def rank(self, cert: Certificate) -> tuple[int, int, int, datetime, str, str]:
+        """Smaller is better: more matched names, less distance, nearer in time, then stable."""
+        return (
+            -(self.kept + self.close),
+            self.total_distance,
+            abs(self.offset),
+            _time(cert),
+            cert.issuer,
+            cert.serial,
+        )
+
+
+def _score(case: Case, candidate: Certificate, distance: Callable[[str, str], int]) -> _Score:
+    kept, added, removed = split_names(case.certificate.names, candidate.names)
+    pairs = pair_names(removed, added, distance, with_edit=False)
+    close = [p.distance for p in pairs if p.distance <= TYPO_DISTANCE]
+    offset = int((_time(candidate) - case.revocation.revoked_at).total_seconds())
+    return _Score(
+        kept=len(kept),
+        close=len(close),
+        total_distance=sum(p.distance for p in pairs),
+        max_close=max(close, default=0),
+        offset=offset,
+    )
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """What every case of one run is matched with: memoised distances, the parse cache, the
+    declared replacements and the window."""
+
+    distance: Callable[[str, str], int]
+    cache: ParseCache
+    declared: Mapping[Key, Key]
+    window: timedelta
+
+
+def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> Case:
+    found = _candidates(case, shelves, matcher.window)
+    problem = ("data-problem",) if _has_error(case) else ()
+    if not found:
+        return replace(
+            case,
+            replacement=None,
+            replacement_reason=_no_replacement_reason(case, matcher),
+            candidate_count=0,
+            diff=None,
+            labels=tuple(sorted({"no-replacement", *problem})),
+        )
+    scored = [(_score(case, cert, matcher.distance), cert) for cert in found]
+    declared_key = matcher.declared.get(case.key) or matcher.declared.get(case.certificate.key)
+    declared = [pair for pair in scored if declared_key is not None and pair[1].key == declared_key]
+    score, best = declared[0] if declared else min(scored, key=lambda p: p[0].rank(p[1]))
+    diff = diff_certificates(case.certificate, best, distance=matcher.distance, cache=matcher.cache)
+    reason = _reason(case, diff, score, len(found), matcher.window)
+    if declared:
+        reason = "declared by the CA as the replacement; " + reason
+    elif declared_key is not None:
+        reason += (
+            f"; the CA declares {declared_key[0]} serial {declared_key[1]} as the replacement, "
+            "but it is not among the candidates"
+        )
+    extra = ("declared-replacement",) if declared else ()
+    if best.der is not None and best.der_error is None:
+        # Candidates are parsed only once chosen: the diff is where a broken DER shows.
+        found_error = matcher.cache.get(best.der)
+        if isinstance(found_error, str):
+            best = replace(best, der_error=found_error)
+    return replace(
+        case,
+        replacement=best,
+        replacement_reason=reason,
+        candidate_count=len(found),
+        diff=diff,
+        labels=tuple(sorted({*diff_labels(diff), *problem, *extra})),
+    )
+
+
+def _has_error(case: Case) -> bool:
+    return any(f.severity is Severity.ERROR for f in case.findings)
+
+
+def diff_labels(diff: CertDiff) -> tuple[str, ...]:
+    """The labels that follow from a diff alone, sorted (no `no-replacement`/`data-problem`)."""
+    close = [c for c in diff.name_changes if c.distance <= TYPO_DISTANCE]
+    close_before = {c.before for c in close}
+    close_after = {c.after for c in close}
+    labels: set[str] = {_FINDING_LABELS[f.code] for f in diff.findings if f.code in _FINDING_LABELS}
+    if any(_subject_changed_beyond_cn(f) for f in diff.findings):
+        labels.add("subject-changed")
+    if close:
+        labels.add("likely-typo")
+    if any(name not in close_after for name in diff.added):
+        labels.add("names-added")
+    if any(name not in close_before for name in diff.removed):
+        labels.add("names-removed")
+    if not diff.added and not diff.removed:
+        labels.add("same-names")
+        if diff.key_reused is False:
+            labels.add("re-key")
+    return tuple(sorted(labels))
+
+
+def _subject_changed_beyond_cn(finding: Finding) -> bool:
+    # The CN follows the first name, so a CN change alone is the name change already labelled.
+    if finding.code != "diff.subject.changed":
+        return False
+    fields = getattr(finding, "field", "")
+    return not fields or any(field != "CN" for field in fields.split(","))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _reason(case: Case, diff: CertDiff, score: _Score, count: int, window: timedelta) -> str:
+    total = len(diff.kept) + len(diff.removed)
+    if total == 0:
+        names = "the revoked certificate has no names"
+    elif score.close == 0:
+        names = f"{score.kept} of {total} names kept"
+    elif score.kept == 0:
+        names = f"{score.close} of {total} names within distance {score.max_close}"
+    else:
+        names = (
+            f"{score.kept} of {total} names kept, {score.close} within distance {score.max_close}"
+        )
+    text = (
+        f"same subscriber, {names}, issued {format_relative(score.offset)}; "
+        f"{_plural(count, 'candidate')}"
+    )
+    if case.certificate.issuance_time is None:
+        span = format_duration(int(window.total_seconds()))
+        text += (
+            "; the revoked certificate has no issuance time, so candidates were taken from "
+            f"{span} before to {span} after revocation"
+        )
+    return text
+
+
+def _no_replacement_reason(case: Case, matcher: _Matcher) -> str:
+    window = matcher.window
+    if case.certificate.subscriber is None:
+        return "no replacement searched: the revoked certificate has no subscriber"
+    span = format_duration(int(window.total_seconds()))
+    if case.certificate.issuance_time is None:
+        return (
+            f"no certificate of the same subscriber issued within {span} of revocation "
+            "(the revoked certificate has no issuance time)"
+        )
+    return (
+        "no certificate of the same subscriber issued after this one "
+        f"and by {span} after revocation"
+    )

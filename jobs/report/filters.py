@@ -1,0 +1,156 @@
+"""Jinja2 filters and the template environment: every human formatting of a report lives here.
+
+Owns how values read in the mail: missing values ("—", never "None" or "nan"), durations in
+words, UTC times, serials, crt.sh links, the highlighted edit of a name change, line wrapping,
+and the escaping of control and bidi characters that subscribers could use to forge lines or
+disguise names. It must not decide what a report contains (jobs.report.document does).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from jobs.core import times as durations
+from jobs.core.model import Case, EditStep, NameChange, normalise_serial
+from jobs.core.resources import templates_dir
+
+MISSING = "—"
+UNKNOWN = "unknown"
+# Control characters could forge lines in the text mail; bidi overrides can make a name read as
+# another. Subscribers write these fields, so both are shown as escapes rather than obeyed.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def text_or_none(value: object) -> str | None:
+    """A field as text, or None when absent: None, pandas' NaN/NaT and "" all mean absent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    return None if text in ("", "nan", "NaT", "None") else text
+
+
+def show(value: object, missing: str = MISSING) -> str:
+    """A subscriber-written field made safe to print: absent -> "—", control characters escaped."""
+    text = text_or_none(value)
+    if text is None:
+        return missing
+    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def format_duration(seconds: object) -> str:
+    """Seconds in words ("4 h 38 min", "23 min"); "unknown" when absent."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or math.isnan(seconds):
+        return UNKNOWN
+    return durations.format_duration(int(seconds))
+
+
+def format_utc(moment: object) -> str:
+    """A timestamp as "2026-11-25 12:17 UTC"; "unknown" when absent."""
+    if not isinstance(moment, datetime):
+        return UNKNOWN
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def as_utc(moment: datetime) -> datetime:
+    # Naive times should not reach here (the source normalises to UTC); read them as UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def iso(moment: object) -> str | None:
+    """ISO 8601 with the UTC offset written out (`+00:00`), None when absent."""
+    return as_utc(moment).isoformat() if isinstance(moment, datetime) else None
+
+
+def format_serial(value: object) -> str:
+    """A serial as lower-case hex; a malformed one is shown as written, escaped."""
+    text = text_or_none(value)
+    try:
+        return MISSING if text is None else normalise_serial(text)
+    except ValueError:
+        return show(text)
+
+
+def crtsh_url(sha256: str) -> str:
+    """The crt.sh page of a certificate, by the SHA-256 of its DER."""
+    return f"https://crt.sh/?sha256={sha256}"
+
+
+def replacement_delay(case: Case) -> int | None:
+    """Seconds from the revocation to the replacement's issuance (negative: issued before)."""
+    issued = case.replacement.issuance_time if case.replacement else None
+    revoked = case.revocation.revoked_at
+    delay = as_utc(issued) - as_utc(revoked) if issued and revoked else None
+    return None if delay is None else int(delay.total_seconds())
+
+
+def relative(seconds: int | None) -> str:
+    """A replacement delay in words: "23 min after", "5 min before", "unknown"."""
+    when = "before" if seconds is not None and seconds < 0 else "after"
+    return UNKNOWN if seconds is None else f"{format_duration(abs(seconds))} {when}"
+
+
+# How each edit op is shown; `{0}` is the revoked side, `{1}` the replacement's. An op this
+# module does not know is shown as a substitution rather than dropped.
+_EDIT_HTML = {"equal": "{1}", "insert": "<ins>{1}</ins>", "delete": "<del>{0}</del>"}
+_EDIT_TEXT = {"equal": "{1}", "insert": "[+{1}]", "delete": "[-{0}]", "transpose": "[{0}<>{1}]"}
+
+
+def _edit(change: NameChange, formats: dict[str, str], default: str) -> list[tuple[str, str, str]]:
+    # Without an alignment, the whole name counts as replaced.
+    steps = change.edit or (EditStep("substitute", change.before, change.after),)
+    return [(formats.get(s.op, default), show(s.before), show(s.after or s.before)) for s in steps]
+
+
+def edit_html(change: NameChange) -> Markup:
+    """The replacement name with the edit marked: `mail.cua<ins>l</ins>tis.net`, escaped."""
+    parts = _edit(change, _EDIT_HTML, "<del>{0}</del><ins>{1}</ins>")
+    return Markup("").join(Markup(fmt).format(before, after) for fmt, before, after in parts)
+
+
+def edit_text(change: NameChange) -> str:
+    """The edit in plain text: `mail.cua[+l]tis.net`, `[-x]`, `[x->y]`, `[xy<>yx]`."""
+    parts = _edit(change, _EDIT_TEXT, "[{0}->{1}]")
+    return "".join(fmt.format(before, after) for fmt, before, after in parts)
+
+
+def wrap(text: str, prefix: str, width: int = 98) -> str:
+    """`prefix` + `text`, wrapped under ~100 columns with continuation lines aligned."""
+    indent = " " * len(prefix)
+    return textwrap.fill(
+        text, width=width, initial_indent=prefix, subsequent_indent=indent,
+        break_long_words=True, break_on_hyphens=False,
+    ) or prefix.rstrip()  # fmt: skip
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 early revocation", "3 early revocations"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+FILTERS: dict[str, Callable[..., Any]] = dict(
+    show=show, duration=format_duration, utc=format_utc, serial=format_serial, crtsh=crtsh_url,
+    replacement_delay=replacement_delay, relative=relative, edit_html=edit_html,
+    edit_text=edit_text, wrap=wrap, plural=plural,
+)  # fmt: skip
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of every template: HTML autoescaped, undefined names an error."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env

@@ -1,0 +1,226 @@
+"""Schema profiles: how one CA software's tables become the job's generic rows.
+
+Owns the contract every profile keeps and the plain SQL profile that most CAs need: a profile is the
+directory `sql/profiles/<name>/` holding `early_revocations` and `replacement_candidates` (see the
+README, "The generic schema"), and this module runs those statements as they are. A CA whose schema
+SQL cannot express (EJBCA's decimal serials and epoch milliseconds, Boulder's precertificates) adds
+the least Python on top, in its own module (`jobs.source.profiles.ejbca`,
+`jobs.source.profiles.boulder`), subclassing `Profile`. It also owns the small conversions those
+modules share (epoch ms, base64 DER, batching). It must not open connections (the source does),
+decide what is early (detection does) or write anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from jobs.core.errors import ConfigError
+from jobs.core.resources import sql_dir
+from jobs.db.queries import QuerySet
+
+Key = tuple[str, str]
+T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Values of one IN list: well under every driver's and server's limits.
+IN_BATCH = 500
+GENERIC_STATEMENTS = ("early_revocations", "replacement_candidates")
+# The generic columns of an early_revocations row, in the order the README documents them.
+CANDIDATE_COLUMNS = (
+    "issuer_dn",
+    "serial",
+    "subscriber",
+    "requester",
+    "names",
+    "subject_dn",
+    "not_before",
+    "not_after",
+    "issued_at",
+    "der",
+)
+REVOCATION_COLUMNS = (
+    "revocation_id",
+    "issuer_dn",
+    "serial",
+    "revoked_at",
+    "reason_code",
+    "revoked_by",
+    "comment",
+    "issuance_found",
+    *CANDIDATE_COLUMNS[2:],
+)
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """What a profile may need beyond the SQL.
+
+    `validity_offset` is EJBCA's certificate validity offset: notBefore = issuance + offset, so the
+    issuance time is notBefore - offset when request history does not hold it (EJBCA's default
+    offset is -10 minutes). `lookback` bounds how far before a window Boulder's revocation walk
+    starts, to absorb rows appended slightly out of revocation-time order.
+    """
+
+    validity_offset: timedelta = timedelta(minutes=-10)
+    lookback: timedelta = timedelta(hours=6)
+
+
+def available() -> tuple[str, ...]:
+    """Every profile the installation carries: the directories under `sql/profiles/`."""
+    root = sql_dir() / "profiles"
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.sql"))))
+
+
+def bind_time(dialect: str, value: datetime) -> Any:
+    """A time as the dialect compares it: SQLite ISO text, MySQL naive UTC, PostgreSQL aware."""
+    if dialect == "sqlite":
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    if dialect == "mysql":
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds of an aware time (EJBCA's time columns)."""
+    return (value - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(value: Any) -> datetime | None:
+    """An aware UTC time from epoch milliseconds; None for NULL and EJBCA's -1 "unset"."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        millis = int(value)
+    except (TypeError, ValueError):
+        return None
+    if millis < 0:
+        return None
+    try:
+        return EPOCH + timedelta(milliseconds=millis)
+    except OverflowError:
+        return None
+
+
+def utc(value: Any) -> datetime | None:
+    """A MySQL DATETIME (naive, UTC by our session) as aware UTC; None for NULL or a zero date.
+
+    PyMySQL hands `0000-00-00 00:00:00` back as a string: it is a placeholder, not a time.
+    """
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def decode_base64_der(text: Any) -> bytes | None:
+    """The DER behind a base64 column, or None when the column is empty.
+
+    Text that is not base64 is handed on as its own bytes, so that the record is reported with a
+    `data.der_unparseable` finding naming it instead of silently losing the certificate.
+    """
+    if text is None:
+        return None
+    raw = str(text).strip()
+    if not raw:
+        return None
+    try:
+        return base64.b64decode("".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return raw.encode("utf-8", "replace")
+
+
+def batches(items: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
+    """`items` in slices of at most `size`, for IN lists."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows as a frame with exactly `columns` (missing keys become None)."""
+    return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=list(columns))
+
+
+def fetch(
+    connection: Connection, statements: QuerySet, name: str, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Run one statement of the profile and return its rows as dicts."""
+    result = connection.execute(statements[name].clause(), dict(params))
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+
+
+def fetch_in(
+    connection: Connection,
+    statements: QuerySet,
+    name: str,
+    list_param: str,
+    values: Iterable[Any],
+    **params: Any,
+) -> list[dict[str, Any]]:
+    """Run one statement per batch of `values` bound to its list parameter; all rows."""
+    unique = sorted(set(values), key=str)
+    rows: list[dict[str, Any]] = []
+    for batch in batches(unique):
+        rows.extend(fetch(connection, statements, name, {**params, list_param: list(batch)}))
+    return rows
+
+
+class Profile:
+    """A profile made of SQL only: the statements return the generic columns as they are.
+
+    Subclasses override the three reading methods; `STATEMENTS` lists what they need, checked when
+    the job starts.
+    """
+
+    STATEMENTS: tuple[str, ...] = GENERIC_STATEMENTS
+    DIALECTS: tuple[str, ...] = ("postgresql", "mysql", "sqlite")
+
+    def __init__(self, name: str, statements: QuerySet, options: ProfileOptions) -> None:
+        if statements.dialect not in self.DIALECTS:
+            raise ConfigError(
+                f"profile {name!r} reads {' or '.join(self.DIALECTS)} databases, "
+                f"not {statements.dialect}"
+            )
+        self.name = name
+        self.statements = statements
+        self.dialect = statements.dialect
+        self.options = options
+        statements.require(*self.STATEMENTS)
+
+    def early_revocations(
+        self, connection: Connection, since: datetime, until: datetime, threshold: timedelta
+    ) -> pd.DataFrame:
+        """Revocations in [since, until) at most `threshold` after issuance (generic columns)."""
+        params = {
+            "since": bind_time(self.dialect, since),
+            "until": bind_time(self.dialect, until),
+            "threshold_seconds": int(threshold.total_seconds()),
+        }
+        rows = fetch(connection, self.statements, "early_revocations", params)
+        return pd.DataFrame(rows) if rows else frame([], REVOCATION_COLUMNS)
+
+    def replacement_candidates(
+        self,
+        connection: Connection,
+        subscribers: Sequence[str],
+        earliest: datetime,
+        latest: datetime,
+    ) -> pd.DataFrame:
+        """Certificates of `subscribers` issued in [earliest, latest] (generic columns)."""
+        params = {
+            "subscribers": list(subscribers),
+            "earliest": bind_time(self.dialect, earliest),
+            "latest": bind_time(self.dialect, latest),
+        }
+        rows = fetch(connection, self.statements, "replacement_candidates", params)
+        return pd.DataFrame(rows) if rows else frame([], CANDIDATE_COLUMNS)
+
+    def declared_replacements(self, connection: Connection, keys: Sequence[Key]) -> dict[Key, Key]:
+        """Replacements the CA's own records declare, by (issuer, serial); none by default."""
+        return {}

@@ -37,17 +37,17 @@ EMPTY_NIGHT = (datetime(2022, 6, 1, tzinfo=UTC), datetime(2022, 6, 2, tzinfo=UTC
 MB = 1_000_000
 # (file, function) of the stages whose cumulative time the P4 profile reports, in run order.
 STAGES = (
-    ("jobs/source.py", "early_revocations"),
-    ("jobs/detect.py", "detect"),
-    ("jobs/state.py", "reported"),
-    ("jobs/pipeline.py", "candidates_for"),
-    ("jobs/enrich.py", "enrich"),
-    ("jobs/report.py", "build_context"),
-    ("jobs/report.py", "render"),
-    ("jobs/delivery.py", "build_message"),
-    ("jobs/outbox.py", "store"),
-    ("jobs/delivery.py", "send"),
-    ("jobs/state.py", "record_success"),
+    ("jobs/source/database.py", "early_revocations"),
+    ("jobs/detect/detection.py", "detect"),
+    ("jobs/state/ledger.py", "reported"),
+    ("jobs/pipeline/steps.py", "candidates_for"),
+    ("jobs/enrich/enrichment.py", "enrich"),
+    ("jobs/report/document.py", "build_context"),
+    ("jobs/report/document.py", "render"),
+    ("jobs/deliver/message.py", "build_message"),
+    ("jobs/deliver/outbox.py", "store"),
+    ("jobs/deliver/smtp.py", "send"),
+    ("jobs/state/ledger.py", "record_success"),
 )
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
 from jobs.source.database import CaDatabase
-from tests.ca_big import BIG_BASE, big_boulder, big_ejbca
-from tests.ca_schemas import ms, run_script, scratch_database
-from tests.test_source import explain, pg_nodes
+from tests.support.ca_big import BIG_BASE, big_boulder, big_ejbca
+from tests.support.ca_schemas import ms, run_script, scratch_database
+from tests.support.plans import explain, pg_nodes
 
 SERVERS = {
     "postgresql": make_url("postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),

@@ -25,7 +25,7 @@ from jobs.pipeline.backfill import chunks, run_backfill
 from jobs.pipeline.nightly import run_once
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import Ledger
-from tests.smtp_server import ScriptedServer
+from tests.support.smtp_server import ScriptedServer
 
 NOW = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 SINCE = NOW - timedelta(days=75)

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN, unavailable
+from tests.support.servers import PG_ADMIN, unavailable
 
 BENCH = Path(__file__).parent.parent / "bench" / "matching.py"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN, unavailable
+from tests.support.servers import PG_ADMIN, unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 ROW = re.compile(r"^(P[1-6]) +(.+?) +(pass|miss)$")

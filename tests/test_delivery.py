@@ -12,19 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from jobs.core.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from jobs.deliver.smtp import (
-    DeliveryResult,
-    SmtpSettings,
-    backoff_delay,
-    build_message,
-    message_id_for,
-    send,
-)
+from jobs.deliver.message import build_message, message_id_for
+from jobs.deliver.smtp import DeliveryResult, SmtpSettings, backoff_delay, send
 from jobs.demo.mailsink import MailSink
 
 if TYPE_CHECKING:
     # Imported for types only: importing it at run time would stop pytest rewriting its asserts.
-    from tests.smtp_server import ScriptedServer
+    from tests.support.smtp_server import ScriptedServer
 
 WINDOW_END = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 TO = "compliance@ca.example"

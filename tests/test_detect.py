@@ -17,13 +17,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from jobs.core.codes import CODES
 from jobs.core.settings import parse_duration, parse_time
-from jobs.detect.detection import DETECT_CODES, detect
-from jobs.detect.records import RECORD_CODES
+from jobs.detect.detection import detect
 from jobs.source.database import normalise, records
 
 GOLDEN = Path(__file__).parent / "golden" / "detect"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+# What detection may say: the case itself (`detect.*`) and problems with its records (`data.*`).
+DETECTION_CODES = {code for code in CODES if code.startswith(("detect.", "data."))}
 
 
 def _frame(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,7 +81,7 @@ def test_every_finding_names_its_record() -> None:
             threshold=parse_duration(input_["threshold"]),
         )
         for finding in [f for c in detection.cases for f in c.findings] + list(detection.problems):
-            assert finding.code in DETECT_CODES | RECORD_CODES
+            assert finding.code in DETECTION_CODES
             if finding.code.startswith("data."):
                 assert "revocation record" in finding.message and "serial" in finding.message
 
@@ -118,3 +120,14 @@ def test_an_unparseable_der_has_no_fingerprint() -> None:
     )
     (case,) = detection.cases
     assert case.certificate.sha256 is None and case.certificate.names == ("shop.example.es",)
+
+
+def test_every_golden_case_has_a_note() -> None:
+    """Each input says, in its `note`, what the case shows and why its expected output is right."""
+    inputs = {name: json.loads((GOLDEN / name / "input.json").read_text()) for name in CASES}
+    missing = [
+        name
+        for name, given in inputs.items()
+        if not (isinstance(given.get("note"), str) and given["note"].strip())
+    ]
+    assert missing == []

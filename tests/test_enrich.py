@@ -14,30 +14,20 @@ from typing import Any
 
 import pytest
 
+from jobs.core import codes
 from jobs.core.model import Case, Certificate, Revocation, Severity
 from jobs.core.x509 import ParseCache
-from jobs.detect.records import RECORD_CODES
-from jobs.enrich.diff import FINDING_CODES as DIFF_CODES
-from jobs.enrich.enrichment import FINDING_CODES, LABELS, enrich
-from tests import golden_rows
-from tests.golden_rows import GOLDEN, case_from, declared_of, outcome
+from jobs.enrich.enrichment import enrich
+from tests.support import golden_rows
+from tests.support.golden_rows import GOLDEN, case_from, outcome, run_golden
 
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
+LABELS = set(codes.LABELS)
+DIFF_CODES = {code for code in codes.CODES if code.startswith("diff.")}
 
 
 def certificate_from(columns: dict[str, Any]) -> Certificate:
     return golden_rows.certificate_from(columns)[0]
-
-
-def run_golden(given: dict[str, Any]) -> Case:
-    case = case_from(given["case"])
-    [result] = enrich(
-        [case],
-        [certificate_from(c) for c in given["candidates"]],
-        replacement_window=timedelta(days=given.get("replacement_window_days", 30)),
-        declared=declared_of(given["case"], case),
-    )
-    return result
 
 
 def test_there_are_enough_golden_cases() -> None:
@@ -51,8 +41,9 @@ def test_golden(directory: Path) -> None:
     assert outcome(result) == expected
     assert set(result.labels) <= LABELS
     assert result.replacement_reason
-    codes = DIFF_CODES | FINDING_CODES | RECORD_CODES
-    assert {f.code for f in result.all_findings} <= codes
+    # The diff's findings, enrichment's own, and the record problems a case brings along.
+    known = {code for code in codes.CODES if code.startswith(("diff.", "enrich.", "data."))}
+    assert {f.code for f in result.all_findings} <= known
 
 
 # Edges the golden files do not show well.
@@ -230,7 +221,7 @@ def test_a_broken_record_fails_only_its_own_case() -> None:
     assert failed.labels == ("data-problem",)
     assert failed.replacement is None
     [finding] = failed.findings
-    assert finding.code in FINDING_CODES
+    assert finding.code == codes.ENRICH_FAILED.code
     assert finding.severity is Severity.ERROR
     assert "CA 1 serial bad" in finding.message
     assert results[1].replacement is not None and results[1].replacement.serial == "b2"
@@ -266,14 +257,14 @@ def test_many_candidates_are_indexed_not_scanned() -> None:
 
 
 def test_golden_cases_cover_every_diff_code_and_label() -> None:
-    codes: set[str] = set()
+    found: set[str] = set()
     labels: set[str] = set()
     for directory in CASES:
         _, expected = golden_rows.load(directory)
-        codes |= set(expected["finding_codes"])
+        found |= set(expected["finding_codes"])
         labels |= set(expected["labels"])
     # Only a crashing rule is not shown by a golden case (tests/test_diff.py injects one).
-    assert codes == DIFF_CODES - {"diff.rule_failed"}
+    assert found == DIFF_CODES - {"diff.rule_failed"}
     assert labels == LABELS
 
 
@@ -304,3 +295,14 @@ def test_der_is_parsed_once_per_certificate() -> None:
     # Three revoked certificates and one replacement shared by all three: four parses.
     assert cache.parsed == 4
     assert all("diff.key.reused" in {f.code for f in r.all_findings} for r in results)
+
+
+def test_every_golden_case_has_a_note() -> None:
+    """Each input says, in its `note`, what the case shows and why its expected output is right."""
+    inputs = {directory.name: golden_rows.load(directory)[0] for directory in CASES}
+    missing = [
+        name
+        for name, given in inputs.items()
+        if not (isinstance(given.get("note"), str) and given["note"].strip())
+    ]
+    assert missing == []

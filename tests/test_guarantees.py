@@ -29,8 +29,7 @@ from jobs.demo.mailsink import MailSink
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
-from tests.smtp_server import ScriptedServer
-from tests.test_schedule import SlowHandler
+from tests.support.smtp_server import ScriptedServer, SlowHandler
 
 NOW = utcnow().replace(microsecond=0)
 

@@ -39,12 +39,6 @@ ALLOWED: dict[str, frozenset[str]] = {
 # production path loads the demo's code.
 LAZY_ONLY = {("face", "demo")}
 MAX_LINES = 450
-# Back-edges still being broken, each removed here by the commit that removes it.
-KNOWN = {
-    "jobs.face.cli -> jobs.state.runlog (face may not import state)",
-    "jobs.face.cli -> jobs.deliver (face may not import deliver)",
-    "jobs.face.cli -> jobs.state.ledger (face may not import state)",
-}
 
 
 def _imports(tree: ast.AST) -> Iterable[tuple[str, bool]]:
@@ -55,9 +49,9 @@ def _imports(tree: ast.AST) -> Iterable[tuple[str, bool]]:
             for alias in node.names:
                 yield alias.name, id(node) in top_level
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "jobs":
+            if node.module in ("jobs", "tests"):
                 for alias in node.names:
-                    yield f"jobs.{alias.name}", id(node) in top_level
+                    yield f"{node.module}.{alias.name}", id(node) in top_level
             else:
                 yield node.module, id(node) in top_level
 
@@ -113,7 +107,7 @@ def real_sources() -> dict[str, str]:
 
 
 def test_the_real_import_graph_keeps_the_rules() -> None:
-    assert set(violations(real_sources())) == KNOWN
+    assert violations(real_sources()) == []
 
 
 def test_jobs_holds_only_the_stage_folders() -> None:
@@ -170,13 +164,52 @@ def test_lazy_demo_import_from_the_face_is_allowed() -> None:
     assert violations(sources) == []
 
 
-@pytest.mark.xfail(strict=True, reason="tests/support/ not made yet")
+def _shared_code_offenders(source: str) -> list[str]:
+    """The test modules a tests/ module imports other than through `tests.support`."""
+    return [
+        imported
+        for imported, _ in _imports(ast.parse(source))
+        if imported.startswith("tests.")
+        and imported != "tests.support"
+        and not imported.startswith("tests.support.")
+    ]
+
+
 def test_tests_import_shared_code_only_from_support() -> None:
-    """Test modules share fixtures through `tests/support/`, never by importing each other."""
+    """Test modules (and the benchmarks) share fixtures through `tests/support/`, never by
+    importing a test module."""
     tests = Path(__file__).resolve().parent
-    offenders = []
-    for path in sorted(tests.glob("test_*.py")):
-        for imported, _ in _imports(ast.parse(path.read_text(encoding="utf-8"))):
-            if imported.startswith("tests.") and not imported.startswith("tests.support"):
-                offenders.append(f"{path.name} -> {imported}")
+    paths = [*tests.rglob("*.py"), *(tests.parent / "bench").rglob("*.py")]
+    offenders = [
+        f"{path.relative_to(tests.parent)} -> {imported}"
+        for path in sorted(paths)
+        for imported in _shared_code_offenders(path.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("source", "offender"),
+    [
+        ("from tests import test_schedule\n", "tests.test_schedule"),
+        ("from tests.test_source import explain\n", "tests.test_source"),
+        ("import tests.conftest\n", "tests.conftest"),
+        ("def f():\n    from tests.golden_rows import load\n", "tests.golden_rows"),
+        ("from tests.support import golden_rows\n", None),
+        ("from tests.support.smtp_server import ScriptedServer\n", None),
+    ],
+)
+def test_an_import_of_another_test_module_is_caught(source: str, offender: str | None) -> None:
+    assert _shared_code_offenders(source) == ([offender] if offender else [])
+
+
+def test_the_readme_layout_names_every_folder_and_module() -> None:
+    readme = (JOBS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Development") :]
+    missing = [
+        str(path.relative_to(JOBS))
+        for path in sorted(JOBS.rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py") and path.name not in section
+    ]
+    missing += [f"{stage}/" for stage in STAGES if f"{stage}/" not in section]
+    assert missing == []

@@ -27,7 +27,7 @@ from jobs.deliver import smtp as delivery
 from jobs.demo import schema as generic_schema
 from jobs.demo.certfactory import CertificateAuthority, new_key
 from jobs.pipeline.nightly import run_once
-from tests.smtp_server import ScriptedServer
+from tests.support.smtp_server import ScriptedServer
 
 START = datetime(2026, 3, 1, 2, 15, tzinfo=UTC)
 NIGHTS = 30

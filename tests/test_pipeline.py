@@ -26,8 +26,8 @@ from jobs.demo import dataset as demo
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
-from tests.conftest import fresh_schema_engine
-from tests.smtp_server import ScriptedServer
+from tests.support.servers import fresh_schema_engine
+from tests.support.smtp_server import ScriptedServer
 
 SEED = "mail.cuatis.net"
 NOW = utcnow().replace(second=0, microsecond=0)

@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jobs.core import errors
-from jobs.detect import detection as detect
-from jobs.detect import records
-from jobs.enrich import diff
-from jobs.enrich import enrichment as enrich
+from jobs.core import codes, errors
 from jobs.face.cli import COMMANDS, build_parser
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -25,13 +21,33 @@ def _first_column(section: str) -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
 
 
+def _rows(section: str) -> list[list[str]]:
+    """The cells of each table row whose first cell is `quoted`, quotes removed."""
+    lines = (line for line in section.splitlines() if line.startswith("| `"))
+    return [[cell.strip().strip("`") for cell in line.strip("|").split(" | ")] for line in lines]
+
+
 def test_every_finding_code_is_documented_and_no_other() -> None:
-    in_code = detect.DETECT_CODES | records.RECORD_CODES | diff.FINDING_CODES | enrich.FINDING_CODES
-    assert _first_column(_section("Finding codes")) == set(in_code)
+    in_code = set(codes.CODES)
+    assert _first_column(_section("Finding codes")) == in_code
+
+
+def test_the_finding_codes_table_is_the_registry() -> None:
+    """Code, severity, meaning: the README says what `jobs.core.codes` declares, word for word."""
+    documented = {
+        code: (severity, meaning) for code, severity, meaning in _rows(_section("Finding codes"))
+    }
+    declared = {c.code: (c.severity.value, c.meaning) for c in codes.CODES.values()}
+    assert documented == declared
 
 
 def test_every_label_is_documented_and_no_other() -> None:
-    assert _first_column(_section("Labels")) == set(enrich.LABELS)
+    assert _first_column(_section("Labels")) == set(codes.LABELS)
+
+
+def test_the_labels_table_is_the_registry() -> None:
+    documented = {name: meaning for name, meaning in _rows(_section("Labels"))}
+    assert documented == {label.name: label.meaning for label in codes.LABELS.values()}
 
 
 def test_every_command_is_documented_with_help() -> None:

@@ -411,8 +411,7 @@ def test_build_context_rejects_nonsense_windows() -> None:
 def test_enriched_golden_cases_show_edits_domain_subject_typo_and_reason() -> None:
     # Real enrichment of two golden cases (tests/golden/enrich), rendered: the founding incident
     # (registrable-domain typo) and a typo in the subject's O attribute, from real DER.
-    from tests.golden_rows import GOLDEN, load
-    from tests.test_enrich import run_golden
+    from tests.support.golden_rows import GOLDEN, load, run_golden
 
     cases = [
         run_golden(load(GOLDEN / name)[0])

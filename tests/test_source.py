@@ -17,19 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, bindparam, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 from jobs.core.errors import ConfigError, SourceError
-from jobs.db import queries
 from jobs.source.database import CaDatabase, open_profile
 from jobs.source.profiles.base import available, decode_base64_der, from_ms
 from jobs.source.profiles.ejbca import effective_row, hex_serial, san_names
 from jobs.source.profiles.ejbca_audit import audit_message, is_revocation, java_string_hash
-from tests import test_profile_boulder as boulder_data
-from tests import test_profile_ejbca as ejbca_data
-from tests.ca_big import BIG_BASE, big_boulder, big_ejbca
-from tests.ca_schemas import (
+from tests.support import boulder_data, ejbca_data
+from tests.support.ca_big import BIG_BASE, big_boulder, big_ejbca
+from tests.support.ca_schemas import (
     audit_details,
     insert,
     java_hash,
@@ -37,6 +35,7 @@ from tests.ca_schemas import (
     run_script,
     scratch_database,
 )
+from tests.support.plans import explain, pg_nodes
 
 PLAN_ROWS = 200_000
 
@@ -200,26 +199,6 @@ def test_boulder_with_a_select_only_user(mariadb_server_url: URL, tmp_path: Path
 
 
 # --- query plans: one-day window, no full scan of the certificate table ---
-
-
-def explain(connection: Connection, profile: str, name: str, params: dict[str, Any]) -> Any:
-    """EXPLAIN one of a profile's statements with real parameters (JSON on PostgreSQL)."""
-    dialect = connection.dialect.name
-    statement = queries.load(f"profiles/{profile}", dialect)[name]
-    prefix = "EXPLAIN (FORMAT JSON) " if dialect == "postgresql" else "EXPLAIN "
-    clause = text(prefix + statement.sql)
-    if statement.list_params:
-        clause = clause.bindparams(*(bindparam(p, expanding=True) for p in statement.list_params))
-    rows = connection.execute(clause, params).mappings().all()
-    return rows[0]["QUERY PLAN"] if dialect == "postgresql" else [dict(r) for r in rows]
-
-
-def pg_nodes(plan: Any) -> Iterator[dict[str, Any]]:
-    stack = [plan[0]["Plan"]] if isinstance(plan, list) else [plan["Plan"]]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.get("Plans", []))
 
 
 DAY = {"since_ms": ms(BIG_BASE + timedelta(days=60)), "until_ms": ms(BIG_BASE + timedelta(days=61))}

@@ -1,10 +1,17 @@
-"""Tests for jobs.core.x509 (parsing) and jobs.demo.certfactory (building), on real DER."""
+"""Tests for jobs.core.x509 (parsing) and jobs.demo.certfactory (building), on real DER.
+
+Also holds the rule of x509's docstring: no other module under `jobs/` calls cryptography's
+certificate loaders, so every parser failure (panics included) goes through its wrapper.
+"""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import ipaddress
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +27,12 @@ from jobs.core.x509 import (
     ParseCache,
     ParsedCertificate,
     dn_attributes,
+    issuer_der,
     parse_certificate,
+    subject_dn,
 )
 from jobs.demo.certfactory import CertificateAuthority, key_from_secret, new_key
+from jobs.source.profiles.boulder import name_id
 
 NOW = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 NOT_BEFORE = NOW - timedelta(minutes=10)
@@ -328,3 +338,86 @@ def test_parse_cache_parses_each_der_once_and_remembers_failures(
     cache.get(_issue(ca, ["other.example.com"]))
     cache.get(good)
     assert cache.parsed == 4
+
+
+def test_issuer_name_and_subject_without_a_full_parse(ca: CertificateAuthority) -> None:
+    der = _issue(ca, ["nameid.example.com"], subject={"CN": "nameid.example.com", "C": "ES"})
+    assert issuer_der(der) == ca.ca_cert.subject.public_bytes()
+    assert subject_dn(der) == parse_certificate(der).subject == "CN=nameid.example.com,C=ES"
+    # Boulder's NameID: the first 7 bytes of the SHA-1 of the issuer name's DER.
+    expected = hashlib.sha1(ca.ca_cert.subject.public_bytes()).digest()[:7]
+    assert name_id(der) == int.from_bytes(expected, "big")
+    for bad in (b"", b"not a certificate", der[:-20]):
+        with pytest.raises(ValueError):
+            issuer_der(bad)
+        with pytest.raises(ValueError):
+            subject_dn(bad)
+        assert name_id(bad) is None
+
+
+class _Panic(BaseException):
+    """Stands for pyo3's PanicException, which derives from BaseException, not Exception."""
+
+
+def test_a_parser_panic_becomes_a_value_error(
+    ca: CertificateAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    der = _issue(ca, ["panic.example.com"])
+
+    def panic(data: bytes) -> x509.Certificate:
+        raise _Panic("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(x509, "load_der_x509_certificate", panic)
+    for read in (parse_certificate, issuer_der, subject_dn):
+        with pytest.raises(ValueError, match="does not parse: called"):
+            read(der)
+    assert name_id(der) is None  # Boulder's reader sees an unknown issuer, not a crash
+
+
+# --- the one place that parses: no other module under jobs/ calls cryptography's loaders ---
+
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+PARSER = JOBS / "core" / "x509.py"
+# cryptography's loaders of certificates, CSRs, CRLs and PKCS#7 bundles, DER or PEM.
+_LOADER = re.compile(r"^load_(der|pem)_(x509|pkcs7)")
+
+
+def loader_uses(source: str) -> list[str]:
+    """`line: name` of every mention of a certificate loader: a call, an import or a getattr."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names = [alias.name.rsplit(".", 1)[-1] for alias in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        found += [f"{node.lineno}: {name}" for name in names if _LOADER.match(name)]
+    return found
+
+
+def test_only_core_x509_calls_the_certificate_loaders() -> None:
+    offenders = [
+        f"{path.relative_to(JOBS.parent)}:{use}"
+        for path in sorted(JOBS.rglob("*.py"))
+        if path != PARSER and "_sql" not in path.parts
+        for use in loader_uses(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], "parse DER through jobs.core.x509 instead"
+    assert loader_uses(PARSER.read_text(encoding="utf-8"))  # the scan does see the real one
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from cryptography import x509\nx509.load_der_x509_certificate(b'')\n",
+        "from cryptography.x509 import load_pem_x509_certificates\n",
+        "import cryptography.x509\ncryptography.x509.load_der_x509_crl(b'')\n",
+        "from cryptography import x509\ngetattr(x509, 'load_pem_x509_certificate')\n",
+    ],
+)
+def test_the_loader_scan_catches_a_direct_parse(source: str) -> None:
+    assert loader_uses(source)

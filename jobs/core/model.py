@@ -1,6 +1,7 @@
 """The data every stage passes on: certificates, revocations, findings, cases.
 
-Owns the plain, immutable records that flow CA database -> detection -> enrichment -> report.
+Owns the plain, immutable records that flow CA database -> detection -> enrichment -> report,
+and the outcome of a run that the pipeline hands to the face.
 It must not do I/O or know about SQL, templates or SMTP; the only logic here is what follows from
 the records themselves (keys, fingerprints, reason names, serial normalisation).
 """
@@ -11,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 # RFC 5280 CRLReason codes and their ASN.1 names, which reports and report.json use.
 REASON_NAMES: dict[int, str] = {
@@ -66,8 +68,10 @@ class Severity(StrEnum):
 class Finding:
     """One observation about a case or a record: data, never an exception.
 
-    `code` is stable and dotted (`detect.revoked_early`, `data.der_unparseable`, `diff.name.typo`);
-    the README lists every code and a test holds that list against the code.
+    `code` is stable and dotted (`detect.revoked_early`, `data.der_unparseable`); every code is
+    declared once, with its severity, in `jobs.core.codes`, and findings are made from there
+    (`Code.finding`), so the severity is the declared one. The README's table is checked against
+    that registry.
     """
 
     code: str
@@ -205,3 +209,20 @@ class Case:
     def all_findings(self) -> tuple[Finding, ...]:
         """Detection findings followed by the diff's."""
         return self.findings + (self.diff.findings if self.diff else ())
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did; the CLI prints it and the scheduler logs it."""
+
+    run_id: str
+    since: datetime
+    until: datetime
+    cases_found: int
+    cases_new: int
+    already_reported: int
+    mailed: bool
+    message_id: str
+    outputs: dict[str, Path] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    problems: int = 0

@@ -172,11 +172,6 @@ class Settings:
         base = self.config_file.resolve().parent if self.config_file else _default_state_dir()
         return make_url(f"sqlite:///{base / 'revwatch-state.sqlite'}")
 
-    def lookback(self) -> timedelta:
-        """How far before the watermark a run starts: back-dated and late-replicated revocations
-        land behind the watermark, and the ledger makes re-reading them free."""
-        return self.overlap if self.overlap is not None else self.threshold
-
     def outbox_dir(self) -> Path:
         """Where each message is kept before it is sent (`revwatch resend RUN` reads it)."""
         if self.outbox:

@@ -1,12 +1,14 @@
 """Reads the fields revwatch needs out of a DER certificate.
 
-Owns the one place where `cryptography` parses certificates: serial, issuer and subject DNs and
-the subject's attributes, subject alternative names of every type, validity, the public key's
-fingerprint, type and size, extended key usages, certificate policies and the precertificate
-poison; and the reading of an RFC 4514 DN string from a database column. It must not
-decide what the fields mean (detection and diffing do that), log, or let any parser exception
-escape: DER in a CA database is data written partly by subscribers, so every failure becomes a
-`ValueError` with a short message that the caller attaches to the record it came from.
+Owns the one place where `cryptography` parses certificates (tests/test_x509.py fails if any
+other module under `jobs/` calls its loaders): serial, issuer and subject DNs and the subject's
+attributes, subject alternative names of every type, validity, the public key's fingerprint, type
+and size, extended key usages, certificate policies and the precertificate poison; the issuer
+name's encoding (Boulder's NameID hashes it); and the reading of an RFC 4514 DN string from a
+database column. It must not decide what the fields mean (detection and diffing do that), log, or
+let any parser exception escape: DER in a CA database is data written partly by subscribers, so
+every failure becomes a `ValueError` with a short message that the caller attaches to the record
+it came from (a `data.der_unparseable` finding, or an unknown field).
 """
 
 from __future__ import annotations
@@ -95,13 +97,7 @@ class ParsedCertificate:
 
 def parse_certificate(der: bytes | bytearray | memoryview) -> ParsedCertificate:
     """Parse DER into a ParsedCertificate; raise ValueError naming what was wrong."""
-    if not isinstance(der, bytes | bytearray | memoryview):
-        raise ValueError(f"certificate DER must be bytes, got {type(der).__name__}")
-    data = bytes(der)
-    if not data:
-        raise ValueError("certificate DER is empty")
-    with _failure("certificate DER does not parse"):
-        cert = x509.load_der_x509_certificate(data)
+    data, cert = _load(der)
     # Extensions, names and keys are parsed lazily, so each access below can still fail.
     with _failure("certificate serial is invalid"):
         serial = normalise_serial(cert.serial_number)
@@ -139,6 +135,32 @@ def parse_certificate(der: bytes | bytearray | memoryview) -> ParsedCertificate:
         policies=policies,
         precertificate=poisoned,
     )
+
+
+def issuer_der(der: bytes | bytearray | memoryview) -> bytes:
+    """The certificate's issuer Name, DER-encoded; raise ValueError naming what was wrong."""
+    _, cert = _load(der)
+    with _failure("certificate issuer or subject does not parse"):
+        return cert.issuer.public_bytes()
+
+
+def subject_dn(der: bytes | bytearray | memoryview) -> str:
+    """The certificate's subject as an RFC 4514 string, without parsing the rest (the demo's
+    thousands of certificates); raise ValueError naming what was wrong."""
+    _, cert = _load(der)
+    with _failure("certificate issuer or subject does not parse"):
+        return cert.subject.rfc4514_string()
+
+
+def _load(der: bytes | bytearray | memoryview) -> tuple[bytes, x509.Certificate]:
+    """The DER as bytes and cryptography's lazily parsed certificate; ValueError if it fails."""
+    if not isinstance(der, bytes | bytearray | memoryview):
+        raise ValueError(f"certificate DER must be bytes, got {type(der).__name__}")
+    data = bytes(der)
+    if not data:
+        raise ValueError("certificate DER is empty")
+    with _failure("certificate DER does not parse"):
+        return data, x509.load_der_x509_certificate(data)
 
 
 class ParseCache:

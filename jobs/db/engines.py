@@ -3,7 +3,8 @@
 Owns how a URL becomes an engine: the driver chosen for each dialect, the CA database opened
 read-only (PostgreSQL `default_transaction_read_only`, MySQL `SET SESSION TRANSACTION READ ONLY`,
 SQLite `mode=ro` plus `query_only`), every session in UTC, and connection failures turned into
-one-line errors. It must not run the job's queries.
+one-line errors. The CA sessions' set-up statements are read from `sql/session/`, not spelled
+here. It must not run the job's queries.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from jobs.core.errors import ConfigError
 from jobs.core.settings import redact_url
+from jobs.db import queries
 
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -45,6 +47,16 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+# The session set-up statements of each dialect (`sql/session/<name>.<dialect>.sql`). PostgreSQL
+# has none: it takes the same settings as startup options, in force before the first statement.
+SESSION: dict[str, tuple[str, ...]] = {"sqlite": ("read_only",), "mysql": ("read_only", "utc")}
+
+
+def session_sql(dialect: str, name: str) -> str:
+    """The text of one session set-up statement; every one of the dialect's is checked now."""
+    return queries.load("session", dialect).declare(*SESSION[dialect])[name].sql
+
+
 def ca_engine(url: URL) -> Engine:
     """A read-only engine on the CA database; the job can only SELECT through it."""
     url = _with_driver(url)
@@ -54,10 +66,11 @@ def ca_engine(url: URL) -> Engine:
         if not path.is_file():
             raise ConfigError(f"no CA database file {path}")
         uri = f"file:{path.resolve()}?mode=ro"
+        query_only = session_sql("sqlite", "read_only")
 
         def connect() -> sqlite3.Connection:
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            connection.execute("PRAGMA query_only = ON")
+            connection.execute(query_only)
             return connection
 
         return _create("sqlite://", creator=connect, poolclass=NullPool)
@@ -66,31 +79,49 @@ def ca_engine(url: URL) -> Engine:
         # application_name lets the CA's DBAs see (and, if need be, stop) our sessions.
         connect_args = {"options": options, "application_name": "revwatch"}
         return _create(url, connect_args=connect_args, pool_pre_ping=True)
-    engine = _create(url, connect_args={"init_command": "SET time_zone = '+00:00'"})
+    # Read before the engine exists, so that a missing or malformed file fails at start.
+    read_only = session_sql("mysql", "read_only")
+    engine = _create(url, connect_args={"init_command": session_sql("mysql", "utc")})
 
     @event.listens_for(engine, "connect")
     def _read_only(dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
-            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.execute(read_only)
 
     return engine
 
 
-def state_engine(url: URL) -> Engine:
-    """A read-write engine on the job's own ledger (SQLite file or PostgreSQL)."""
+def state_engine(url: URL, *, read_only: bool = False) -> Engine:
+    """An engine on the job's own ledger (SQLite file or PostgreSQL).
+
+    `read_only` is for commands that only look (`status`, a dry run): nothing is created, not
+    even the SQLite file's directory, and the session cannot write (SQLite `mode=ro`,
+    PostgreSQL `default_transaction_read_only`)."""
     url = _with_driver(url)
     backend = url.get_backend_name()
     if backend == "sqlite":
         path = _sqlite_path(url)
+        if read_only:
+            if not path.is_file():
+                raise ConfigError(f"no ledger at {path}")
+            uri = f"file:{path.resolve()}?mode=ro"
+            return _create(
+                "sqlite://",
+                creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                poolclass=NullPool,
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create the state directory {path.parent}: {exc}") from None
         return _create(url, poolclass=NullPool)
     if backend == "postgresql":
-        connect_args = {"options": "-c TimeZone=UTC", "application_name": "revwatch-ledger"}
+        options = "-c TimeZone=UTC" + (" -c default_transaction_read_only=on" if read_only else "")
+        connect_args = {"options": options, "application_name": "revwatch-ledger"}
         return _create(url, connect_args=connect_args, poolclass=NullPool)
-    return _create(url, poolclass=NullPool, connect_args={"init_command": "SET time_zone='+00:00'"})
+    raise ConfigError(
+        f"unsupported ledger {redact_url(url)!r}: the state database is SQLite or PostgreSQL"
+    )
 
 
 def _create(url: URL | str, **kwargs: Any) -> Engine:

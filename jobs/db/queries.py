@@ -9,11 +9,16 @@ its text. Each file holds one statement and starts with a header comment:
 `name[]` marks a list parameter (an expanding `IN :name`). The dialect variant of `x` is
 `x.<dialect>.sql` (`postgresql`, `sqlite`, `mysql`), else `x.sql`. A statement whose declared
 parameters differ from the `:name` placeholders in its text fails at load time, not at 02:15.
-This module must not execute anything.
+
+Whoever runs statements declares them: `QuerySet.declare(...)` checks every declared statement at
+once (so a missing or malformed file fails at start) and gives a view that refuses any other name
+with `UndeclaredStatement`. DDL scripts for databases the job owns (`sql/schema/`, several
+statements each) are read by `script`. This module must not execute anything.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,10 @@ _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _HEADER = re.compile(r"^--\s*(returns|params)\s*:\s*(.*)$", re.IGNORECASE)
 DIALECTS = ("postgresql", "sqlite", "mysql")
+
+
+class UndeclaredStatement(LookupError):
+    """Code asked for a statement its owner did not declare: a bug in the code, not a setting."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class QuerySet:
             raise ConfigError(f"no SQL directory {directory}")
         self.directory = directory
         self.dialect = dialect
+        self._declared: frozenset[str] | None = None
         self._statements: dict[str, Statement] = {}
         for path in sorted(directory.glob("*.sql")):
             parts = path.name[: -len(".sql")].split(".")
@@ -109,6 +119,11 @@ class QuerySet:
                 self._statements[name] = statement
 
     def __getitem__(self, name: str) -> Statement:
+        if self._declared is not None and name not in self._declared:
+            raise UndeclaredStatement(
+                f"{self.directory}: statement {name!r} is not declared (declared: "
+                f"{', '.join(sorted(self._declared))}); add it to the statement list of its owner"
+            )
         try:
             return self._statements[name]
         except KeyError:
@@ -120,6 +135,18 @@ class QuerySet:
         """Fail at start if any statement the job will need is missing."""
         for name in names:
             self[name]
+
+    def declare(self, *names: str) -> QuerySet:
+        """These statements alone, each checked now; any other name raises UndeclaredStatement.
+
+        A view: the cached set that `load` shares stays whole, so each owner (a profile, the
+        engines' session set-up) holds exactly its own list.
+        """
+        self.require(*names)
+        view = copy.copy(self)
+        view._declared = frozenset(names)
+        view._statements = {name: self._statements[name] for name in view._declared}
+        return view
 
     def names(self) -> list[str]:
         return sorted(self._statements)
@@ -135,3 +162,18 @@ def load(subdir: str, dialect: str) -> QuerySet:
     if key not in _CACHE:
         _CACHE[key] = QuerySet(directory, dialect)
     return _CACHE[key]
+
+
+def script(subdir: str, name: str, dialect: str) -> list[str]:
+    """The statements of the DDL script `sql/<subdir>/<name>.<dialect>.sql`, in order.
+
+    Only for databases the job or its tests own (the demo's generic schema): scripts are run as
+    they are, without the header check of the job's statements.
+    """
+    path = sql_dir() / subdir / f"{name}.{dialect}.sql"
+    if not path.is_file():
+        raise ConfigError(f"no {name} schema for database dialect {dialect!r}: {path} is missing")
+    # The DDL files hold no string literals, so dropping everything after "--" is safe and
+    # keeps a ";" in a comment from splitting a statement.
+    body = _strip_comments(path.read_text(encoding="utf-8"))
+    return [statement for statement in body.split(";") if statement.strip()]

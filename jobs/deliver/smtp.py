@@ -1,8 +1,8 @@
-"""Hands the finished report to the mail server.
+"""Hands the finished message to the mail server.
 
-Owns the MIME message (its structure, its headers and the stable Message-ID) and the SMTP
-conversation: TLS, authentication, and the decision whether a failure is worth retrying
-(`TransientDeliveryError`) or not (`PermanentDeliveryError`).
+Owns the SMTP conversation: TLS, authentication, and the decision whether a failure is worth
+retrying (`TransientDeliveryError`) or not (`PermanentDeliveryError`). The message itself is
+`jobs.deliver.message`'s.
 It must not render reports, choose recipients beyond its settings, or record delivery state, and it
 never writes the SMTP password into a repr, a log line or an error message.
 """
@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import random
 import ssl
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -35,6 +30,7 @@ from jobs.core.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from jobs.deliver.message import check_address
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +39,6 @@ _SECURITIES: tuple[str, ...] = get_args(Security)
 
 # Sending a password in clear text is tolerable only where it never leaves the machine.
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-# Domains in a Message-ID: a plain host name, nothing that could end the angle brackets.
-_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 # QUIT after an accepted DATA is a courtesy; waiting the full command timeout for it is not.
 _QUIT_TIMEOUT = 5.0
@@ -86,7 +79,7 @@ class SmtpSettings:
         if not self.mail_to:
             raise ConfigError("no mail recipients (mail_to is empty)")
         for address in (self.mail_from, *self.mail_to):
-            _check_address("mail address", address)
+            check_address("mail address", address)
         if self.password is not None and not self.user:
             raise ConfigError(f"an smtp password is set for {where} but no user")
         if self.user and self.security == "none" and self.host.lower() not in _LOOPBACK_HOSTS:
@@ -109,102 +102,6 @@ class DeliveryResult:
     accepted: tuple[str, ...]
     refused: dict[str, str]
     attempts: int
-
-
-def _check_address(what: str, address: str) -> None:
-    if not address or not address.strip():
-        raise ConfigError(f"{what} is empty")
-    if len(address.splitlines()) > 1 or any(unicodedata.category(c) == "Cc" for c in address):
-        raise ConfigError(f"{what} {address!r} contains a line break or control character")
-
-
-def message_id_for(
-    case_keys: Iterable[tuple[str, str]], *, window_until: datetime, domain: str
-) -> str:
-    """A Message-ID that depends only on the set of cases (or, with none, on the window end).
-
-    A re-send after a crash then carries the same Message-ID as the first send, so mail clients
-    and the compliance team's archive can recognise it as the same report.
-    """
-    if window_until.tzinfo is None:
-        raise ValueError("window_until must be timezone-aware")
-    if not domain or not set(domain) <= _DOMAIN_CHARS:
-        raise ValueError(f"Message-ID domain {domain!r} is not a plain host name")
-    keys = sorted({(str(issuer), str(serial)) for issuer, serial in case_keys})
-    payload: dict[str, object] = {"cases": keys}
-    if not keys:
-        payload["window_until"] = window_until.astimezone(UTC).isoformat()
-    # JSON keeps (issuer, serial) boundaries unambiguous whatever characters an issuer holds.
-    encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return f"<revwatch.{hashlib.sha256(encoded).hexdigest()[:32]}@{domain}>"
-
-
-def one_line(text: str) -> str:
-    """`text` with every line break and control character folded into single spaces."""
-    cleaned = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    return " ".join(cleaned.split())
-
-
-def build_message(
-    *,
-    subject: str,
-    text: str,
-    html: str,
-    csv: str | bytes,
-    csv_filename: str = "early-revocations.csv",
-    mail_from: str,
-    mail_to: Sequence[str],
-    message_id: str,
-    date: datetime,
-) -> EmailMessage:
-    """The report mail: text and HTML alternatives, the CSV attached.
-
-    A `csv_filename` ending in `.gz` attaches `csv` (gzip bytes) as application/gzip: a mass
-    revocation's complete case list stays within mail size limits that way.
-
-    The subject may quote certificate names, so line breaks in it are folded to spaces rather
-    than trusted; From/To/Message-ID come from settings and are refused if they hold one.
-    """
-    if date.tzinfo is None:
-        raise ValueError("the Date of a message must be timezone-aware")
-    recipients = (mail_to,) if isinstance(mail_to, str) else tuple(mail_to)
-    if not recipients:
-        raise ConfigError("no mail recipients (mail_to is empty)")
-    for address in (mail_from, *recipients):
-        _check_address("mail address", address)
-    if one_line(message_id) != message_id or not (
-        message_id.startswith("<") and message_id.endswith(">")
-    ):
-        raise ValueError(f"malformed Message-ID {message_id!r}")
-    if one_line(csv_filename) != csv_filename or "/" in csv_filename or "\\" in csv_filename:
-        raise ValueError(f"attachment name {csv_filename!r} is not a plain file name")
-
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = one_line(subject)
-    message["Date"] = format_datetime(date.astimezone(UTC))
-    message["Message-ID"] = message_id
-    # RFC 3834: keeps vacation responders and ticket systems from answering a nightly job.
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text, subtype="plain", charset="utf-8")
-    message.add_alternative(html, subtype="html", charset="utf-8")
-    payload = csv.encode("utf-8") if isinstance(csv, str) else csv
-    if csv_filename.endswith(".gz"):
-        message.add_attachment(
-            payload, maintype="application", subtype="gzip", filename=csv_filename
-        )
-        return message
-    # Base64 keeps the CSV byte for byte (its CRLF row ends included) whatever relays do to lines.
-    message.add_attachment(
-        payload,
-        maintype="text",
-        subtype="csv",
-        cte="base64",
-        filename=csv_filename,
-        params={"charset": "utf-8"},
-    )
-    return message
 
 
 def backoff_delay(retry: int, *, base: float, cap: float, rng: Callable[[], float]) -> float:

@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy
 import sqlalchemy.exc
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from jobs.core.errors import ConfigError
+from jobs.core.x509 import subject_dn
 from jobs.demo import schema as generic_schema
 from jobs.demo import world
 from jobs.demo.certfactory import CertificateAuthority, key_from_secret
@@ -195,7 +195,7 @@ class _Generator:
             "subscriber": sub.id,
             "requester": requester or self.rng.choice(world.OPERATORS),
             "names": ",".join(names),
-            "subject_dn": x509.load_der_x509_certificate(der).subject.rfc4514_string(),
+            "subject_dn": subject_dn(der),
             "not_before": not_before,
             "not_after": not_after,
             "issued_at": issued_at,

@@ -1,8 +1,9 @@
 """The generic schema's tables in a database we own: created from `sql/schema/`, rows inserted.
 
 Owns writing issuance and revocation rows into a demo or test database (SQLite, PostgreSQL,
-MySQL/MariaDB), with each dialect's spelling of a timestamp. It is never pointed at a CA's own
-database: revwatch only reads those, through `jobs.source.database`.
+MySQL/MariaDB), with each dialect's spelling of a timestamp. The DDL and the INSERT statements
+live in `sql/schema/generic.<dialect>.sql` and `sql/demo/`; none is spelled here. It is never
+pointed at a CA's own database: revwatch only reads those, through `jobs.source.database`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Any
 import sqlalchemy
 import sqlalchemy.exc
 
-from jobs.core.errors import ConfigError, SourceError
-from jobs.core.resources import sql_dir
+from jobs.core.errors import SourceError
+from jobs.db import queries
 from jobs.source.profiles.base import CANDIDATE_COLUMNS
 
 # The generic schema's issuance columns are the candidates' columns of every profile.
 ISSUANCE_COLUMNS = CANDIDATE_COLUMNS
 REVOCATION_COLUMNS = ("issuer_dn", "serial", "revoked_at", "reason_code", "revoked_by", "comment")
+# The statements of `sql/demo/`, each binding exactly its table's columns above.
+STATEMENTS = ("insert_issuance", "insert_revocation")
 
 
 def dialect_of(engine: sqlalchemy.Engine) -> str:
@@ -29,13 +32,7 @@ def dialect_of(engine: sqlalchemy.Engine) -> str:
 
 def ddl_statements(dialect: str) -> list[str]:
     """The statements of `sql/schema/generic.<dialect>.sql`."""
-    ddl = sql_dir() / "schema" / f"generic.{dialect}.sql"
-    if not ddl.is_file():
-        raise ConfigError(f"no generic schema for database dialect {dialect!r}: {ddl} is missing")
-    # The DDL files hold no string literals, so dropping everything after "--" is safe and
-    # keeps a ";" in a comment from splitting a statement.
-    text = "\n".join(line.split("--", 1)[0] for line in ddl.read_text().splitlines())
-    return [statement for statement in text.split(";") if statement.strip()]
+    return queries.script("schema", "generic", dialect)
 
 
 def to_db(value: Any, dialect: str) -> Any:
@@ -57,18 +54,16 @@ def insert(
 ) -> None:
     """Insert rows (dicts keyed by the schema's column names; datetimes aware)."""
     dialect = dialect_of(connection.engine)
-    for table, columns, rows in (
-        ("issuance", ISSUANCE_COLUMNS, issuance),
-        ("revocation", REVOCATION_COLUMNS, revocation),
+    statements = queries.load("demo", dialect).declare(*STATEMENTS)
+    for name, columns, rows in (
+        ("insert_issuance", ISSUANCE_COLUMNS, issuance),
+        ("insert_revocation", REVOCATION_COLUMNS, revocation),
     ):
         if not rows:
             continue
-        statement = sqlalchemy.text(
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(':' + column for column in columns)})"
-        )
         connection.execute(
-            statement, [{c: to_db(row[c], dialect) for c in columns} for row in rows]
+            statements[name].clause(),
+            [{c: to_db(row[c], dialect) for c in columns} for row in rows],
         )
 
 

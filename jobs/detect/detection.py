@@ -16,23 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobs.core.model import Case, Certificate, Finding, Severity
+from jobs.core import codes
+from jobs.core.model import Case, Certificate, Finding
 from jobs.core.times import format_duration
 from jobs.core.x509 import ParseCache
 from jobs.detect.records import certificate_from_row, revocation_from_row, serial_of
-
-DETECT_CODES = frozenset(
-    {
-        "detect.revoked_early",
-        "detect.revoked_unknown_age",
-        "data.duplicate_revocation",
-        "data.issuance_missing",
-        "data.issuance_time_missing",
-        "data.issued_at_missing",
-        "data.revoked_before_issuance",
-        "data.revocation_time_unreadable",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -63,9 +51,7 @@ def _case(
     if not row.get("issuance_found"):
         certificate = Certificate(issuer=revocation.issuer, serial=revocation.serial)
         findings.append(
-            Finding(
-                "data.issuance_missing",
-                Severity.ERROR,
+            codes.DATA_ISSUANCE_MISSING.finding(
                 f"{label}: no issuance record with this issuer and serial; "
                 "reported with what the revocation record says",
             )
@@ -79,9 +65,7 @@ def _case(
     seconds: int | None = None
     if row.get("issuance_found") and issued is None:
         findings.append(
-            Finding(
-                "data.issuance_time_missing",
-                Severity.ERROR,
+            codes.DATA_ISSUANCE_TIME_MISSING.finding(
                 f"{label}: the issuance record has neither an issuance time nor a notBefore",
             )
         )
@@ -92,35 +76,27 @@ def _case(
         seconds = int(delta.total_seconds())
         if certificate.issued_at is None:
             findings.append(
-                Finding(
-                    "data.issued_at_missing",
-                    Severity.INFO,
+                codes.DATA_ISSUED_AT_MISSING.finding(
                     f"{label}: no issuance time recorded; notBefore stands in for it",
                 )
             )
         if seconds < 0:
             findings.append(
-                Finding(
-                    "data.revoked_before_issuance",
-                    Severity.ERROR,
+                codes.DATA_REVOKED_BEFORE_ISSUANCE.finding(
                     f"{label}: revoked {format_duration(-seconds)} before its recorded issuance",
                 )
             )
     if seconds is None or seconds < 0:
         findings.insert(
             0,
-            Finding(
-                "detect.revoked_unknown_age",
-                Severity.WARNING,
+            codes.DETECT_REVOKED_UNKNOWN_AGE.finding(
                 "revoked at an unknown time after issuance: reported in case it was early",
             ),
         )
     else:
         findings.insert(
             0,
-            Finding(
-                "detect.revoked_early",
-                Severity.WARNING,
+            codes.DETECT_REVOKED_EARLY.finding(
                 f"revoked {format_duration(seconds)} after issuance "
                 f"(threshold {format_duration(threshold)})",
             ),
@@ -150,9 +126,7 @@ def detect(
         revoked_at = row.get("revoked_at")
         if not isinstance(revoked_at, datetime):
             problems.append(
-                Finding(
-                    "data.revocation_time_unreadable",
-                    Severity.ERROR,
+                codes.DATA_REVOCATION_TIME_UNREADABLE.finding(
                     f"{_label(row)}: the revocation time is missing or unreadable; "
                     "the record cannot be placed in any window",
                 )
@@ -171,9 +145,7 @@ def detect(
             ids = ", ".join(str(r.get("revocation_id")) for r in rows)
             first = rows[0]["revoked_at"].isoformat()
             extra.append(
-                Finding(
-                    "data.duplicate_revocation",
-                    Severity.WARNING,
+                codes.DATA_DUPLICATE_REVOCATION.finding(
                     f"{_label(rows[0])}: {len(rows)} revocation records ({ids}) for one "
                     f"certificate; the earliest, at {first}, is reported",
                 )

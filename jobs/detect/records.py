@@ -8,28 +8,13 @@ each naming the record. Pure: no database, no clock. It must not decide what is 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from jobs.core.model import (
-    REASON_NAMES,
-    Certificate,
-    Finding,
-    Revocation,
-    Severity,
-    normalise_serial,
-)
+from jobs.core import codes
+from jobs.core.model import REASON_NAMES, Certificate, Finding, Revocation, normalise_serial
 from jobs.core.x509 import ParseCache, ParsedCertificate, parse_certificate
-
-RECORD_CODES = frozenset(
-    {
-        "data.serial_invalid",
-        "data.der_unparseable",
-        "data.der_serial_mismatch",
-        "data.names_mismatch",
-        "data.reason_unknown",
-    }
-)
 
 
 def serial_of(value: Any) -> tuple[str, Finding | None]:
@@ -38,9 +23,7 @@ def serial_of(value: Any) -> tuple[str, Finding | None]:
     try:
         return normalise_serial(raw), None
     except ValueError:
-        return raw.strip().lower(), Finding(
-            "data.serial_invalid",
-            Severity.ERROR,
+        return raw.strip().lower(), codes.DATA_SERIAL_INVALID.finding(
             f"serial {raw!r} is not hexadecimal; it is reported as written",
         )
 
@@ -76,7 +59,7 @@ def certificate_from_row(
     findings: list[Finding] = []
     serial, problem = serial_of(row.get("serial"))
     if problem:
-        findings.append(Finding(problem.code, problem.severity, f"{label}: {problem.message}"))
+        findings.append(replace(problem, message=f"{label}: {problem.message}"))
     column_names = _split_names(row.get("names"))
     names, spki, der_error = column_names, None, None
     der = row.get("der")
@@ -85,9 +68,7 @@ def certificate_from_row(
         if isinstance(parsed, str):
             der_error = parsed
             findings.append(
-                Finding(
-                    "data.der_unparseable",
-                    Severity.ERROR,
+                codes.DATA_DER_UNPARSEABLE.finding(
                     f"{label}: the stored certificate (DER) does not parse ({parsed}); "
                     "the database columns are reported instead",
                 )
@@ -98,18 +79,14 @@ def certificate_from_row(
                 names = parsed.names
             if column_names and {n.lower() for n in column_names} != {n.lower() for n in names}:
                 findings.append(
-                    Finding(
-                        "data.names_mismatch",
-                        Severity.WARNING,
+                    codes.DATA_NAMES_MISMATCH.finding(
                         f"{label}: the names column ({', '.join(column_names)}) differs from the "
                         f"certificate's names ({', '.join(names)}); the certificate's are reported",
                     )
                 )
             if not problem and parsed.serial != serial:
                 findings.append(
-                    Finding(
-                        "data.der_serial_mismatch",
-                        Severity.ERROR,
+                    codes.DATA_DER_SERIAL_MISMATCH.finding(
                         f"{label}: the certificate's serial is {parsed.serial}, the row's {serial}",
                     )
                 )
@@ -147,9 +124,7 @@ def revocation_from_row(
     reason_code = None if code is None else int(code)
     if reason_code is not None and reason_code not in REASON_NAMES:
         findings.append(
-            Finding(
-                "data.reason_unknown",
-                Severity.WARNING,
+            codes.DATA_REASON_UNKNOWN.finding(
                 f"{label}: revocation reason code {reason_code} is not an RFC 5280 CRLReason",
             )
         )

@@ -15,13 +15,13 @@ import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from jobs.core.model import CertDiff, Certificate, Finding, NameChange, Severity
+from jobs.core import codes
+from jobs.core.model import CertDiff, Certificate, Finding, NameChange
 from jobs.core.times import format_duration
 from jobs.core.x509 import ParseCache, ParsedCertificate
 from jobs.enrich import names
 from jobs.enrich.alignment import alignment, edit_distance, render_edit
 from jobs.enrich.rules import (
-    FINDING_CODES,
     RULES,
     TYPO_DISTANCE,
     Comparison,
@@ -32,7 +32,6 @@ from jobs.enrich.rules import (
 )
 
 __all__ = [
-    "FINDING_CODES",
     "MAX_PAIRABLE_LENGTH",
     "RULES",
     "TYPO_DISTANCE",
@@ -201,9 +200,7 @@ def diff_certificates(
             # A broken rule (or a record it chokes on) is reported on the case, never fatal.
             name = getattr(rule, "__name__", repr(rule))
             findings.append(
-                Finding(
-                    "diff.rule_failed",
-                    Severity.ERROR,
+                codes.DIFF_RULE_FAILED.finding(
                     f"diff rule {name} failed on {label(revoked)} vs {label(replacement)}: "
                     f"{type(exc).__name__}: {exc}",
                 )

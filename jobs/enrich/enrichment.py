@@ -2,11 +2,12 @@
 
 Owns which candidate counts as the replacement (the one the CA database declares, e.g. ACME ARI
 in Boulder, when it is among the candidates; otherwise same subscriber, inside the replacement
-window, most similar names first, nearest issuance second), the sentence saying why, and the
-labels a reviewer filters on. DER is parsed lazily, only for the two certificates a diff
-compares, and once per certificate per run (`jobs.core.x509.ParseCache`, keyed by SHA-256). It must
-not do I/O, read clocks or query the CA database (the pipeline passes the candidates in), and it
-must not decide what a case is (that is detection).
+window, most similar names first, nearest issuance second), the sentence saying why, and which
+labels a case gets (the labels themselves are declared in `jobs.core.codes`). DER is parsed lazily,
+only for the two certificates a diff compares, and once per certificate per run
+(`jobs.core.x509.ParseCache`, keyed by SHA-256). It must not do I/O, read clocks or query the CA
+database (the pipeline passes the candidates in), and it must not decide what a case is (that is
+detection).
 
 The candidate window of a case is (issuance of the revoked certificate, revocation + window]:
 strictly after the revoked certificate was issued, so an older certificate never "replaces" it,
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from jobs.core import codes
 from jobs.core.model import Case, CertDiff, Certificate, Finding, Severity
 from jobs.core.times import format_duration
 from jobs.core.x509 import ParseCache
@@ -36,39 +38,6 @@ from jobs.enrich.diff import (
 from jobs.enrich.names import name_distance, registrable_domain
 
 Key = tuple[str, str]
-
-LABELS: frozenset[str] = frozenset(
-    {
-        "likely-typo",
-        "no-replacement",
-        "names-added",
-        "names-removed",
-        "same-names",
-        "re-key",
-        "data-problem",
-        "registrable-domain-typo",
-        "look-alike",
-        "subject-changed",
-        "subject-typo",
-        "profile-changed",
-        "issuer-changed",
-        "identical-reissue",
-        "declared-replacement",
-    }
-)
-
-# Labels that follow from one diff finding each.
-_FINDING_LABELS: dict[str, str] = {
-    "diff.name.registrable_domain_typo": "registrable-domain-typo",
-    "diff.name.lookalike": "look-alike",
-    "diff.subject.likely_typo": "subject-typo",
-    "diff.profile.eku_changed": "profile-changed",
-    "diff.profile.policies_changed": "profile-changed",
-    "diff.issuer.changed": "issuer-changed",
-    "diff.identical_reissue": "identical-reissue",
-}
-
-FINDING_CODES: frozenset[str] = frozenset({"enrich.failed"})
 
 # Distances are memoised across cases (a subscriber's certificates repeat the same names); the
 # cap keeps a pathological night from holding every pair ever measured.
@@ -144,13 +113,17 @@ def enrich(
             out.append(_enrich_case(case, shelves, matcher))
         except Exception as exc:
             # One malformed record (a naive datetime, say) must not sink the night's report.
-            failure = Finding(
-                "enrich.failed",
-                Severity.ERROR,
+            failure = codes.ENRICH_FAILED.finding(
                 f"enrichment failed for {case.key[0]} serial {case.key[1]}: "
                 f"{type(exc).__name__}: {exc}",
             )
-            out.append(replace(case, findings=(*case.findings, failure), labels=("data-problem",)))
+            out.append(
+                replace(
+                    case,
+                    findings=(*case.findings, failure),
+                    labels=(codes.LABEL_DATA_PROBLEM.name,),
+                )
+            )
     return out
 
 
@@ -228,7 +201,7 @@ class _Matcher:
 
 def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> Case:
     found = _candidates(case, shelves, matcher.window)
-    problem = ("data-problem",) if _has_error(case) else ()
+    problem = (codes.LABEL_DATA_PROBLEM.name,) if _has_error(case) else ()
     if not found:
         return replace(
             case,
@@ -236,7 +209,7 @@ def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> C
             replacement_reason=_no_replacement_reason(case, matcher),
             candidate_count=0,
             diff=None,
-            labels=tuple(sorted({"no-replacement", *problem})),
+            labels=tuple(sorted({codes.LABEL_NO_REPLACEMENT.name, *problem})),
         )
     scored = [(_score(case, cert, matcher.distance), cert) for cert in found]
     declared_key = matcher.declared.get(case.key) or matcher.declared.get(case.certificate.key)
@@ -251,7 +224,7 @@ def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> C
             f"; the CA declares {declared_key[0]} serial {declared_key[1]} as the replacement, "
             "but it is not among the candidates"
         )
-    extra = ("declared-replacement",) if declared else ()
+    extra = (codes.LABEL_DECLARED_REPLACEMENT.name,) if declared else ()
     if best.der is not None and best.der_error is None:
         # Candidates are parsed only once chosen: the diff is where a broken DER shows.
         found_error = matcher.cache.get(best.der)
@@ -276,25 +249,31 @@ def diff_labels(diff: CertDiff) -> tuple[str, ...]:
     close = [c for c in diff.name_changes if c.distance <= TYPO_DISTANCE]
     close_before = {c.before for c in close}
     close_after = {c.after for c in close}
-    labels: set[str] = {_FINDING_LABELS[f.code] for f in diff.findings if f.code in _FINDING_LABELS}
+    labels = {label.name for label in map(_implied_label, diff.findings) if label is not None}
     if any(_subject_changed_beyond_cn(f) for f in diff.findings):
-        labels.add("subject-changed")
+        labels.add(codes.LABEL_SUBJECT_CHANGED.name)
     if close:
-        labels.add("likely-typo")
+        labels.add(codes.LABEL_LIKELY_TYPO.name)
     if any(name not in close_after for name in diff.added):
-        labels.add("names-added")
+        labels.add(codes.LABEL_NAMES_ADDED.name)
     if any(name not in close_before for name in diff.removed):
-        labels.add("names-removed")
+        labels.add(codes.LABEL_NAMES_REMOVED.name)
     if not diff.added and not diff.removed:
-        labels.add("same-names")
+        labels.add(codes.LABEL_SAME_NAMES.name)
         if diff.key_reused is False:
-            labels.add("re-key")
+            labels.add(codes.LABEL_RE_KEY.name)
     return tuple(sorted(labels))
+
+
+def _implied_label(finding: Finding) -> codes.Label | None:
+    """The label the registry says every finding of this code gives its case, if any."""
+    code = codes.CODES.get(finding.code)
+    return code.label if code is not None else None
 
 
 def _subject_changed_beyond_cn(finding: Finding) -> bool:
     # The CN follows the first name, so a CN change alone is the name change already labelled.
-    if finding.code != "diff.subject.changed":
+    if finding.code != codes.DIFF_SUBJECT_CHANGED.code:
         return False
     fields = getattr(finding, "field", "")
     return not fields or any(field != "CN" for field in fields.split(","))

@@ -141,15 +141,6 @@ def registrable_domain(name: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def subdomain(name: str) -> str:
-    """The labels left of the registrable domain (`mail` for `mail.cualtis.net`), or ""."""
-    key = canonical(name)
-    domain = registrable_domain(name)
-    if domain is None or key == domain:
-        return ""
-    return key[: -len(domain) - 1]
-
-
 @lru_cache(maxsize=_CACHE)
 def skeleton(name: str) -> str:
     """The name with each look-alike replaced by what it imitates (`paypa1` -> `paypal`)."""

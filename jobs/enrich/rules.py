@@ -1,7 +1,7 @@
 """The diff rules: small functions, each turning one aspect of a comparison into findings.
 
-Owns the registry `RULES`, every `diff.*` finding code in `FINDING_CODES` (the README lists them and
-a test holds the two together) and the wording and severity of each finding. A rule reads a
+Owns the registry `RULES` and the wording of each finding; the codes and their severities are
+declared in `jobs.core.codes`, and every finding is made from one of them. A rule reads a
 `Comparison` (the two certificates, their parsed DER when it parses, and the name diff already made)
 and returns findings; `jobs.enrich.diff.diff_certificates` runs them and turns a rule that raises
 into a `diff.rule_failed` finding. Adding a rule is one function plus one entry in `RULES`. It must
@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobs.core.model import CertDiff, Certificate, Finding, NameChange, Severity
+from jobs.core import codes
+from jobs.core.codes import Code
+from jobs.core.model import CertDiff, Certificate, Finding, NameChange
 from jobs.core.times import format_duration
 from jobs.core.x509 import EKU_NAMES, POLICY_NAMES, ParsedCertificate, dn_attributes
 from jobs.enrich import names
@@ -39,6 +41,13 @@ class DiffFinding(Finding):
 
     change: NameChange | None = None
     field: str = ""
+
+    @classmethod
+    def of(
+        cls, code: Code, message: str, change: NameChange | None = None, field: str = ""
+    ) -> DiffFinding:
+        """A finding of `code` with its evidence; the severity is the one the registry declares."""
+        return cls(code.code, code.severity, message, change=change, field=field)
 
 
 @dataclass(frozen=True)
@@ -99,20 +108,19 @@ def _rule_name_typos(c: Comparison) -> list[Finding]:
                 f"{pair}: the registrable domain changed from {old} to {new} ({edit}); the "
                 "revoked certificate named a domain its subscriber may not hold"
             )
-            code, severity = "diff.name.registrable_domain_typo", Severity.ERROR
+            code = codes.DIFF_NAME_REGISTRABLE_DOMAIN_TYPO
         else:
             where = "subdomain label" if names.is_dns_name(change.before) else "name"
             text = f"{pair}: a typo in the {where} ({edit})"
-            code, severity = "diff.name.likely_typo", Severity.WARNING
-        out.append(DiffFinding(code, severity, text, change=change, field="name"))
+            code = codes.DIFF_NAME_LIKELY_TYPO
+        out.append(DiffFinding.of(code, text, change=change, field="name"))
     return out
 
 
 def _rule_lookalike(c: Comparison) -> list[Finding]:
     return [
-        DiffFinding(
-            "diff.name.lookalike",
-            Severity.WARNING,
+        DiffFinding.of(
+            codes.DIFF_NAME_LOOKALIKE,
             f"{_shown(change.before)} and {_shown(change.after)} differ only by look-alike "
             f"characters ({render_edit(change.edit)})",
             change=change,
@@ -132,7 +140,7 @@ def _rule_idn(c: Comparison) -> list[Finding]:
     if not shown:
         return []
     text = f"internationalised names, compared in A-label and U-label form: {listing(shown)}"
-    return [Finding("diff.name.idn", Severity.INFO, text)]
+    return [codes.DIFF_NAME_IDN.finding(text)]
 
 
 def _rule_added(c: Comparison) -> list[Finding]:
@@ -140,7 +148,7 @@ def _rule_added(c: Comparison) -> list[Finding]:
     added = [name for name in c.diff.added if name not in partners]
     if not added:
         return []
-    return [Finding("diff.name.added", Severity.INFO, f"names added: {listing(added)}")]
+    return [codes.DIFF_NAME_ADDED.finding(f"names added: {listing(added)}")]
 
 
 def _rule_removed(c: Comparison) -> list[Finding]:
@@ -149,7 +157,7 @@ def _rule_removed(c: Comparison) -> list[Finding]:
     if not removed:
         return []
     text = f"names removed without a close replacement: {listing(removed)}"
-    return [Finding("diff.name.removed", Severity.INFO, text)]
+    return [codes.DIFF_NAME_REMOVED.finding(text)]
 
 
 def _rule_identical_names(c: Comparison) -> list[Finding]:
@@ -157,7 +165,7 @@ def _rule_identical_names(c: Comparison) -> list[Finding]:
         return []
     kept = c.diff.kept
     text = f"the replacement has the same {len(kept)} names: {listing(kept)}"
-    return [Finding("diff.identical_names", Severity.INFO, text)]
+    return [codes.DIFF_IDENTICAL_NAMES.finding(text)]
 
 
 def subject_attributes(
@@ -205,7 +213,7 @@ def _rule_subject(c: Comparison) -> list[Finding]:
         if (c.revoked.subject or None) == (c.replacement.subject or None):
             return []
         text = f"subject changed from {c.revoked.subject!r} to {c.replacement.subject!r}"
-        return [Finding("diff.subject.changed", Severity.INFO, text)]
+        return [codes.DIFF_SUBJECT_CHANGED.finding(text)]
     if not changes:
         return []
     parts = [
@@ -215,7 +223,7 @@ def _rule_subject(c: Comparison) -> list[Finding]:
     ]  # fmt: skip
     fields = ",".join(dict.fromkeys(key for key, _, _ in changes))
     text = "subject changed: " + "; ".join(parts)
-    out: list[Finding] = [DiffFinding("diff.subject.changed", Severity.INFO, text, field=fields)]
+    out: list[Finding] = [DiffFinding.of(codes.DIFF_SUBJECT_CHANGED, text, field=fields)]
     paired = {(n.before, n.after) for n in c.diff.name_changes}
     for key, a, b in changes:
         if a is None or b is None or (key == "CN" and (a, b) in paired):
@@ -227,7 +235,7 @@ def _rule_subject(c: Comparison) -> list[Finding]:
                 f"subject {key} {a!r} was replaced by {b!r} "
                 f"(edit distance {distance}: {render_edit(change.edit)})"
             )
-            out.append(DiffFinding("diff.subject.likely_typo", Severity.WARNING, text, change, key))
+            out.append(DiffFinding.of(codes.DIFF_SUBJECT_LIKELY_TYPO, text, change, key))
     return out
 
 
@@ -239,12 +247,12 @@ def _rule_key(c: Comparison) -> list[Finding]:
         text = (
             f"the replacement reuses the revoked certificate's key (SPKI {c.revoked.spki_sha256})"
         )
-        return [Finding("diff.key.reused", Severity.INFO, text)]
+        return [codes.DIFF_KEY_REUSED.finding(text)]
     text = "the replacement has a new key"
     if c.before is not None and c.after is not None:
         kinds = c.before.key_type, c.after.key_type
         text += f" ({kinds[0]} -> {kinds[1]})" if kinds[0] != kinds[1] else f" ({kinds[0]})"
-    return [Finding("diff.key.changed", Severity.INFO, text)]
+    return [codes.DIFF_KEY_CHANGED.finding(text)]
 
 
 def _validity(cert: Certificate, parsed: ParsedCertificate | None) -> int | None:
@@ -260,7 +268,7 @@ def _rule_validity(c: Comparison) -> list[Finding]:
     if old is None or new is None or old == new:
         return []
     text = f"validity period changed from {format_duration(old)} to {format_duration(new)}"
-    return [Finding("diff.validity.changed", Severity.INFO, text)]
+    return [codes.DIFF_VALIDITY_CHANGED.finding(text)]
 
 
 def _named(oids: Sequence[str], known: dict[str, str]) -> str:
@@ -272,9 +280,15 @@ def _rule_profile(c: Comparison) -> list[Finding]:
         return []
     out: list[Finding] = []
     for code, what, known, old, new in (
-        ("diff.profile.eku_changed", "extended key usage", EKU_NAMES, c.before.eku, c.after.eku),
         (
-            "diff.profile.policies_changed",
+            codes.DIFF_PROFILE_EKU_CHANGED,
+            "extended key usage",
+            EKU_NAMES,
+            c.before.eku,
+            c.after.eku,
+        ),
+        (
+            codes.DIFF_PROFILE_POLICIES_CHANGED,
             "certificate policies",
             POLICY_NAMES,
             c.before.policies,
@@ -283,7 +297,7 @@ def _rule_profile(c: Comparison) -> list[Finding]:
     ):
         if set(old) != set(new):
             text = f"{what} changed from {_named(old, known)} to {_named(new, known)}"
-            out.append(Finding(code, Severity.INFO, text))
+            out.append(code.finding(text))
     return out
 
 
@@ -291,7 +305,7 @@ def _rule_issuer(c: Comparison) -> list[Finding]:
     if c.revoked.issuer == c.replacement.issuer:
         return []
     text = f"issued by another CA: {c.revoked.issuer} -> {c.replacement.issuer}"
-    return [Finding("diff.issuer.changed", Severity.INFO, text)]
+    return [codes.DIFF_ISSUER_CHANGED.finding(text)]
 
 
 def _rule_identical_reissue(c: Comparison) -> list[Finding]:
@@ -305,7 +319,7 @@ def _rule_identical_reissue(c: Comparison) -> list[Finding]:
         "identical reissue: same names, subject, key and issuer; only the serial and validity "
         f"moved{profile}"
     )
-    return [Finding("diff.identical_reissue", Severity.INFO, text)]
+    return [codes.DIFF_IDENTICAL_REISSUE.finding(text)]
 
 
 def _rule_unparseable(c: Comparison) -> list[Finding]:
@@ -315,7 +329,7 @@ def _rule_unparseable(c: Comparison) -> list[Finding]:
         f"the replacement {label(c.replacement)}: the stored certificate (DER) does not parse "
         f"({c.after_error}); it is compared on the database columns"
     )
-    return [Finding("diff.der_unparseable", Severity.WARNING, text)]
+    return [codes.DIFF_DER_UNPARSEABLE.finding(text)]
 
 
 RULES: tuple[Rule, ...] = (
@@ -332,27 +346,4 @@ RULES: tuple[Rule, ...] = (
     _rule_issuer,
     _rule_identical_reissue,
     _rule_unparseable,
-)
-
-FINDING_CODES: frozenset[str] = frozenset(
-    {
-        "diff.name.likely_typo",
-        "diff.name.registrable_domain_typo",
-        "diff.name.lookalike",
-        "diff.name.idn",
-        "diff.name.added",
-        "diff.name.removed",
-        "diff.identical_names",
-        "diff.subject.changed",
-        "diff.subject.likely_typo",
-        "diff.key.reused",
-        "diff.key.changed",
-        "diff.validity.changed",
-        "diff.profile.eku_changed",
-        "diff.profile.policies_changed",
-        "diff.issuer.changed",
-        "diff.identical_reissue",
-        "diff.der_unparseable",
-        "diff.rule_failed",
-    }
 )

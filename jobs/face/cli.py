@@ -1,8 +1,8 @@
 """The `revwatch` command: `run`, `schedule`, `backfill`, `demo`, `status`, `resend`.
 
 Owns argument parsing, logging set-up and the mapping of errors to exit codes (the only module that
-does either). Every command is a thin layer over `jobs.pipeline.nightly`, `jobs.face.schedule` and
-`jobs.demo.dataset`; `main(argv) -> int` is what tests call.
+does either). Each command parses, calls one function (of `jobs.pipeline`, `jobs.face.schedule`,
+or, lazily, `jobs.demo.run`) and prints what it returned; `main(argv) -> int` is what tests call.
 
 Exit codes: 0 success; 1 unexpected error; 2 configuration or usage error; 3 CA database error;
 4 delivery failed; 5 another run holds the lock; 6 state database error.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,11 +20,9 @@ from typing import Any
 
 from jobs import __version__
 from jobs.core.errors import RevwatchError
-from jobs.core.settings import Settings, load_settings, redact_url, utcnow
-from jobs.pipeline.nightly import run_once
-from jobs.state.runlog import RunOutcome
-
-log = logging.getLogger("revwatch")
+from jobs.core.model import RunOutcome
+from jobs.core.settings import Settings, load_settings, utcnow
+from jobs.pipeline.nightly import resend, run_once, status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,18 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a demo CA database and run the job against it")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="directory (demo-out)")
 
-    resend = commands.add_parser(
+    resend_ = commands.add_parser(
         "resend", help="send a run's stored message again (same Message-ID)"
     )
-    resend.add_argument("run_id", help="the run whose message to send (see `revwatch status`)")
-    resend.add_argument("--config", type=Path, help="TOML settings file")
-    resend.add_argument("--state-db", help="the job's ledger (locates the default outbox)")
-    resend.add_argument("--outbox", type=Path, help="the outbox directory")
+    resend_.add_argument("run_id", help="the run whose message to send (see `revwatch status`)")
+    resend_.add_argument("--config", type=Path, help="TOML settings file")
+    resend_.add_argument("--state-db", help="the job's ledger (locates the default outbox)")
+    resend_.add_argument("--outbox", type=Path, help="the outbox directory")
+    resend_.add_argument(
+        "--force", action="store_true", help="send it even if its cases are recorded as sent"
+    )
 
-    status = commands.add_parser("status", help="print the latest runs from the ledger")
-    status.add_argument("--config", type=Path, help="TOML settings file")
-    status.add_argument("--state-db", help="the job's ledger")
-    status.add_argument("--limit", type=int, default=10, help="how many runs (10)")
+    status_ = commands.add_parser("status", help="print the latest runs from the ledger")
+    status_.add_argument("--config", type=Path, help="TOML settings file")
+    status_.add_argument("--state-db", help="the job's ledger")
+    status_.add_argument("--limit", type=int, default=10, help="how many runs (10)")
     return parser
 
 
@@ -216,97 +216,61 @@ def _backfill(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _setup_logging(args.verbose, settings.log_format)
-    assert settings.since is not None
-    now = utcnow()
     chunk = None if args.chunk == "month" else parse_duration(args.chunk)
-    result = backfill.run_backfill(
-        settings, since=settings.since, until=settings.until or now, out=args.out,
-        chunk=chunk, now=now,
+    done = backfill.examine_history(
+        settings, out=args.out, chunk=chunk, now=utcnow(),
+        record_cases=args.mark_reported, mail=args.mail,
     )  # fmt: skip
+    result = done.result
     print(f"backfill: {result.cases} early revocations in {result.chunks} chunks")
     print(f"cases:    {result.csv}")
     print(f"summary:  {result.summary_html} (and {result.summary_json.name})")
-    if args.mark_reported:
-        marked = backfill.mark_reported(settings, result, now)
-        print(f"ledger:   {marked} case(s) recorded as reported")
-    if args.mail:
-        message_id = backfill.mail_summary(settings, result, now)
-        print(f"mail:     sent {message_id}")
+    if done.marked is not None:
+        print(f"ledger:   {done.marked} case(s) recorded as reported")
+    if done.message_id is not None:
+        print(f"mail:     sent {done.message_id}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from jobs.demo import dataset as demo
-    from jobs.demo.mailsink import MailSink
+    from jobs.demo.run import run_demo
 
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    now = utcnow()
-    ca_path = out / "demo-ca.sqlite"
-    state_path = out / "demo-state.sqlite"
-    for stale in (state_path, Path(f"{state_path}.lock")):
-        stale.unlink(missing_ok=True)
-    shutil.rmtree(out / "mailbox", ignore_errors=True)
-    data = demo.create_sqlite(ca_path, now, overwrite=True)
+    demo = run_demo(args.out, utcnow())
+    print(f"demo CA database: {demo.ca_path} ({demo.certificates} certificates, "
+          f"{demo.revocations} revocations)")  # fmt: skip
+    print(summary_line(demo.outcome))
     print(
-        f"demo CA database: {ca_path} ({len(data.issuance)} certificates, "
-        f"{len(data.revocation)} revocations)"
+        f"mail: {demo.received} message(s) delivered to the SMTP sink on {demo.sink}, "
+        f"saved in {demo.mailbox}"
     )
-    with MailSink(directory=out / "mailbox") as sink:
-        settings = Settings(
-            ca_db=f"sqlite:///{ca_path.resolve()}",
-            state_db=f"sqlite:///{state_path.resolve()}",
-            out=out,
-            smtp_host=sink.host,
-            smtp_port=sink.port,
-            smtp_security="none",
-            mail_from="revwatch@ca.example",
-            mail_to=("compliance@ca.example",),
-        )
-        outcome = run_once(settings, now)
-        received = len(sink.messages)
-    print(summary_line(outcome))
-    print(
-        f"mail: {received} message(s) delivered to the SMTP sink on {sink.host}:{sink.port}, "
-        f"saved in {out / 'mailbox'}"
-    )
-    print(f"report: {(out / 'report.html').resolve()}")
-    print(f"try:    revwatch run --ca-db sqlite:///{ca_path.resolve()} --no-mail --out {out}")
+    print(f"report: {demo.report}")
+    ca_url = f"sqlite:///{demo.ca_path.resolve()}"
+    print(f"try:    revwatch run --ca-db {ca_url} --no-mail --out {args.out}")
     return 0
 
 
 def _resend(args: argparse.Namespace) -> int:
-    from jobs.deliver import outbox
-    from jobs.deliver import smtp as delivery
-    from jobs.pipeline.nightly import smtp_settings
-
     settings = load_settings(
         {"state_db": args.state_db, "outbox": args.outbox}, config_file=args.config
     )
-    message = outbox.load(settings.outbox_dir(), args.run_id)
-    result = delivery.send(message, smtp_settings(settings))
-    for recipient, reply in result.refused.items():
-        log.warning("recipient %s refused the report: %s", recipient, reply)
-    print(f"resent {message['Message-ID']} of run {args.run_id} to {', '.join(result.accepted)}")
+    message_id, recorded, accepted = resend(settings, args.run_id, utcnow(), force=args.force)
+    print(f"resent {message_id} of run {args.run_id} to {', '.join(accepted)}")
+    print(f"ledger: {recorded} case(s) recorded as reported")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from jobs.state.ledger import Ledger
-
     settings = load_settings({"state_db": args.state_db}, config_file=args.config)
-    url = settings.state_url()
-    ledger = Ledger.open(url)
-    try:
-        runs = ledger.recent_runs(args.limit)
-    finally:
-        ledger.close()
-    print(f"ledger: {redact_url(url)}")
+    label, runs = status(settings, args.limit)
+    print(f"ledger: {label}")
+    if runs is None:
+        print("no ledger there yet: no run has recorded anything (nothing was created)")
+        return 0
     if not runs:
         print("no runs yet")
     for run in runs:
         print(
-            f"{run['started_at']}  {run['outcome']:<7}  [{run['window_since']}, "
+            f"{run['started_at']}  {run['outcome']:<7}  {run['run_id']}  [{run['window_since']}, "
             f"{run['window_until']})  found={run['cases_found']} new={run['cases_new']}"
             + (f"  error: {run['error']}" if run["error"] else "")
         )

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,9 @@ from jobs.core.model import Case
 from jobs.core.settings import Settings
 from jobs.core.x509 import ParseCache
 from jobs.deliver import smtp as delivery
-from jobs.detect.detection import detect
-from jobs.pipeline.nightly import enrich_cases, open_ca
+from jobs.deliver.message import build_message, message_id_for
+from jobs.pipeline.options import smtp_options, source_options, state_options
+from jobs.pipeline.steps import detect_window, enrich_cases, open_ca, sender_domain
 from jobs.report import document as report
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import Ledger, RunRecord
@@ -167,7 +167,7 @@ def run_backfill(
         raise ConfigError(f"empty backfill window [{since.isoformat()}, {until.isoformat()})")
     out.mkdir(parents=True, exist_ok=True)
     own_ca = ca is None
-    ca = ca if ca is not None else open_ca(settings)
+    ca = ca if ca is not None else open_ca(source_options(settings))
     threshold = settings.threshold
     fresh = Progress(
         since=since.isoformat(), until=until.isoformat(),
@@ -197,10 +197,9 @@ def run_backfill(
             for index, (start, end) in enumerate(todo):
                 if stop_after is not None and index >= stop_after:
                     break
-                rows = ca.early_revocations(start, end, threshold)
                 cache = ParseCache()
-                detection = detect(rows, since=start, until=end, threshold=threshold, cache=cache)
-                cases = enrich_cases(ca, list(detection.cases), settings, cache)
+                detection = detect_window(ca, start, end, threshold, cache)
+                cases = enrich_cases(ca, list(detection.cases), settings.replacement_window, cache)
                 writer.writerows(report.csv_row(case) for case in cases)
                 stream.flush()
                 _count(progress, cases)
@@ -224,6 +223,35 @@ def run_backfill(
         resumed_from=resumed if resumed > since else None, csv=final_csv,
         summary_json=summary_json, summary_html=summary_html,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HistoryExamined:
+    """A backfill command's result: the evidence, and what was recorded and mailed."""
+
+    result: BackfillResult
+    marked: int | None
+    message_id: str | None
+
+
+def examine_history(
+    settings: Settings,
+    *,
+    out: Path,
+    chunk: timedelta | None,
+    now: datetime,
+    record_cases: bool = False,
+    mail: bool = False,
+) -> HistoryExamined:
+    """`revwatch backfill`: examine [since, until or now), then optionally record and mail."""
+    if settings.since is None:
+        raise ConfigError("backfill needs --since")
+    result = run_backfill(
+        settings, since=settings.since, until=settings.until or now, out=out, chunk=chunk, now=now
+    )
+    marked = mark_reported(settings, result, now) if record_cases else None
+    message_id = mail_summary(settings, result, now) if mail else None
+    return HistoryExamined(result, marked, message_id)
 
 
 def summary_document(progress: Progress, now: datetime, finished: bool) -> dict[str, Any]:
@@ -277,7 +305,7 @@ def mark_reported(settings: Settings, result: BackfillResult, now: datetime) -> 
     if not document["complete"]:
         raise ConfigError("the backfill has not finished; run it again before --mark-reported")
     rows = _rows(result)
-    ledger = Ledger.open(settings.state_url())
+    ledger = Ledger.open(state_options(settings).url)
     try:
         with ledger.lock():
             already = ledger.reported((r["issuer"], r["serial"]) for r in rows)
@@ -308,17 +336,16 @@ def mark_reported(settings: Settings, result: BackfillResult, now: datetime) -> 
 
 def mail_summary(settings: Settings, result: BackfillResult, now: datetime) -> str:
     """Mail the summary (text and HTML) with the complete CSV attached; return the Message-ID."""
-    from jobs.pipeline.nightly import smtp_settings
-
-    smtp = smtp_settings(settings)
+    smtp = smtp_options(settings)
     document = json.loads(result.summary_json.read_text())
     keys = [(r["issuer"], r["serial"]) for r in _rows(result)]
-    domain = parseaddr(smtp.mail_from)[1].rpartition("@")[2] or "localhost"
-    message_id = delivery.message_id_for(
-        keys, window_until=datetime.fromisoformat(document["window"]["until"]), domain=domain
+    message_id = message_id_for(
+        keys,
+        window_until=datetime.fromisoformat(document["window"]["until"]),
+        domain=sender_domain(smtp.mail_from),
     )
     gzipped = result.csv.suffix == ".gz"
-    message = delivery.build_message(
+    message = build_message(
         subject=(
             f"[revwatch] backfill: {document['cases']} early revocations, "
             f"{document['window']['since'][:10]} to {document['window']['until'][:10]}"

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.core import codes
 from jobs.core.model import Case, NameChange, Severity
 from jobs.report.filters import (
     MISSING,
@@ -37,7 +38,7 @@ from jobs.report.filters import (
 
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
 # founding incident's pattern, so those cards come first.
-SUSPICIOUS_LABEL = "likely-typo"
+SUSPICIOUS_LABEL = codes.LABEL_LIKELY_TYPO.name
 # Cases shown in full in the mail bodies; a mass revocation night lists the rest in the CSV only,
 # which keeps the mail readable and well under common 10 MB size limits.
 FULL_CASES = 200

@@ -24,24 +24,32 @@ from jobs.core.errors import ConfigError, SourceError
 from jobs.core.settings import redact_url
 from jobs.db import queries
 from jobs.db.engines import ca_engine, describe_error
-from jobs.source.profiles.base import GENERIC_STATEMENTS, Key, Profile, ProfileOptions, available
+from jobs.source.profiles.base import Key, Profile, ProfileOptions, available
 from jobs.source.profiles.boulder import BoulderProfile
 from jobs.source.profiles.ejbca import EjbcaProfile
 
 TIME_COLUMNS = ("revoked_at", "not_before", "not_after", "issued_at")
 # The subscribers of one replacement query; keeps each IN list well under every driver's limits.
 CANDIDATE_BATCH = 500
-STATEMENTS = GENERIC_STATEMENTS
 # Profiles that need Python beyond their SQL; every other directory is a plain SQL profile.
 _HOOKS: dict[str, type[Profile]] = {"ejbca": EjbcaProfile, "boulder": BoulderProfile}
 
 
+def profile_class(name: str) -> type[Profile]:
+    """The class that reads profile `name`: its hook, else the plain SQL profile."""
+    return _HOOKS.get(name, Profile)
+
+
 def open_profile(name: str, dialect: str, options: ProfileOptions | None = None) -> Profile:
-    """The profile `name` for `dialect`, its statements loaded and checked."""
+    """The profile `name` for `dialect`, every statement it declares loaded and checked now.
+
+    A missing or malformed file of any of them, optional tables' included, fails here at start;
+    the profile can then run only the statements it declared.
+    """
     if name not in available():
         raise ConfigError(f"unknown profile {name!r}: one of {', '.join(available())}")
     statements = queries.load(f"profiles/{name}", dialect)
-    return _HOOKS.get(name, Profile)(name, statements, options or ProfileOptions())
+    return profile_class(name)(name, statements, options or ProfileOptions())
 
 
 class CaDatabase:

@@ -37,6 +37,14 @@ ReportedCase = tuple[str, str, datetime]
 # Serials per reported-case lookup: far below SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_BATCH = 900
 
+# Every statement the ledger runs, loaded and checked when it opens (migrations aside: they are
+# applied from sql/state/migrations/ in order).
+STATEMENTS = (
+    "create_migrations_table", "applied_migrations", "record_migration", "insert_run",
+    "insert_reported_case", "known_runs", "last_successful_run", "recent_runs",
+    "reported_cases_by_serial", "successful_runs_by_message_id",
+)  # fmt: skip
+
 
 def iso(value: datetime) -> str:
     """The ledger's spelling of a time: ISO 8601 UTC with microseconds (text order = time order)."""
@@ -69,13 +77,25 @@ class Ledger:
         self.engine = engine
         self.url = url
         self.label = redact_url(url)
-        self.statements: QuerySet = queries.load("state", engine.dialect.name)
+        self.statements: QuerySet = queries.load("state", engine.dialect.name).declare(
+            *STATEMENTS, *(("try_advisory_lock",) if engine.dialect.name == "postgresql" else ())
+        )
 
     @classmethod
     def open(cls, url: URL, engine: Engine | None = None) -> Ledger:
         ledger = cls(engine if engine is not None else state_engine(url), url)
         ledger.migrate()
         return ledger
+
+    @classmethod
+    def open_read_only(cls, url: URL) -> Ledger | None:
+        """The ledger as it is, for commands that only look: no file or directory is created and
+        no migration applied. None where no SQLite ledger file exists yet (nothing reported)."""
+        if url.get_backend_name() == "sqlite" and (
+            not url.database or not Path(url.database).is_file()
+        ):
+            return None
+        return cls(state_engine(url, read_only=True), url)
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -164,6 +184,12 @@ class Ledger:
                 batch = wanted[start : start + LOOKUP_BATCH]
                 known.update(self._run(connection, "known_runs", run_ids=batch).scalars())
         return known
+
+    def recorded_message(self, message_id: str) -> list[str]:
+        """The successful runs that recorded the message `message_id` (its cases reported)."""
+        with self._transaction() as connection:
+            found = self._run(connection, "successful_runs_by_message_id", message_id=message_id)
+            return sorted(found.scalars())
 
     def record_failure(self, run: RunRecord) -> None:
         """Only the failed run's own record: the watermark and reported cases stay as they were."""

@@ -10,35 +10,19 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jobs.core.errors import StateError
-from jobs.core.settings import Settings, utcnow
+from jobs.core.model import RunOutcome
+from jobs.core.settings import utcnow
 from jobs.state import metrics
 from jobs.state.ledger import Ledger, RunRecord
 
 log = logging.getLogger(__name__)
 run_log = logging.getLogger("revwatch.run")
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one run did; the CLI prints it and the scheduler logs it."""
-
-    run_id: str
-    since: datetime
-    until: datetime
-    cases_found: int
-    cases_new: int
-    already_reported: int
-    mailed: bool
-    message_id: str
-    outputs: dict[str, Path] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
-    problems: int = 0
 
 
 def new_run_id(now: datetime) -> str:
@@ -89,7 +73,7 @@ def record(
 
 
 def finish(
-    settings: Settings,
+    metrics_file: Path | None,
     run: RunTrace,
     ledger: Ledger,
     outcome_name: str,
@@ -104,13 +88,13 @@ def finish(
         except StateError as exc:
             log.error("could not record the failed run: %s", exc)
     log_summary(run, outcome_name, outcome=outcome, error=error)
-    if settings.metrics_file is not None:
+    if metrics_file is not None:
         try:
             last_success = ledger.last_success()
         except StateError:
             last_success = None
         metrics.write(
-            settings.metrics_file,
+            metrics_file,
             metrics.RunMetrics(
                 finished_at=max(run.now, utcnow()),
                 outcome=outcome_name,

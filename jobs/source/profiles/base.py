@@ -62,14 +62,15 @@ REVOCATION_COLUMNS = (
 class ProfileOptions:
     """What a profile may need beyond the SQL.
 
-    `validity_offset` is EJBCA's certificate validity offset: notBefore = issuance + offset, so the
-    issuance time is notBefore - offset when request history does not hold it (EJBCA's default
-    offset is -10 minutes). `lookback` bounds how far before a window Boulder's revocation walk
-    starts, to absorb rows appended slightly out of revocation-time order.
+    `validity_offset` is how long before issuance EJBCA dates notBefore (EJBCA's own setting is
+    signed, -10 minutes by default; this is its size, as the `validity_offset` setting gives it):
+    issuance = notBefore + offset when request history does not hold it. `boulder_lookback`
+    bounds how far around a window Boulder's revocation walk reads, to absorb rows appended
+    slightly out of revocation-time order.
     """
 
-    validity_offset: timedelta = timedelta(minutes=-10)
-    lookback: timedelta = timedelta(hours=6)
+    validity_offset: timedelta = timedelta(minutes=10)
+    boulder_lookback: timedelta = timedelta(hours=6)
 
 
 def available() -> tuple[str, ...]:
@@ -174,8 +175,9 @@ def fetch_in(
 class Profile:
     """A profile made of SQL only: the statements return the generic columns as they are.
 
-    Subclasses override the three reading methods; `STATEMENTS` lists what they need, checked when
-    the job starts.
+    Subclasses override the three reading methods. `STATEMENTS` lists every statement the profile
+    runs, those of optional tables included: all are loaded and checked when the profile opens
+    (at start, not mid-run), and asking for any other raises `UndeclaredStatement`.
     """
 
     STATEMENTS: tuple[str, ...] = GENERIC_STATEMENTS
@@ -188,10 +190,9 @@ class Profile:
                 f"not {statements.dialect}"
             )
         self.name = name
-        self.statements = statements
+        self.statements = statements.declare(*self.STATEMENTS)
         self.dialect = statements.dialect
         self.options = options
-        statements.require(*self.STATEMENTS)
 
     def early_revocations(
         self, connection: Connection, since: datetime, until: datetime, threshold: timedelta

@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from cryptography import x509
 from sqlalchemy import Connection
 
 from jobs.core.errors import SourceError
 from jobs.core.model import normalise_serial
-from jobs.core.x509 import ParsedCertificate, parse_certificate
+from jobs.core.x509 import ParsedCertificate, issuer_der, parse_certificate
 from jobs.source.profiles.base import (
     CANDIDATE_COLUMNS,
     REVOCATION_COLUMNS,
@@ -54,10 +53,12 @@ SERIAL_WIDTHS = (36, 32)
 
 
 def name_id(der: bytes) -> int | None:
-    """Boulder's issuer NameID of a certificate: SHA-1 of its raw issuer name, first 7 bytes."""
+    """Boulder's issuer NameID of a certificate: SHA-1 of its raw issuer name, first 7 bytes.
+
+    None when the DER does not parse: the caller then treats the issuer as unknown."""
     try:
-        issuer = x509.load_der_x509_certificate(der).issuer.public_bytes()
-    except ValueError:
+        issuer = issuer_der(der)
+    except ValueError:  # core.x509 turns every parser failure, panics included, into this
         return None
     return int.from_bytes(hashlib.sha1(issuer).digest()[:7], "big")
 
@@ -138,7 +139,7 @@ class BoulderProfile(Profile):
         self, connection: Connection, since: datetime, until: datetime
     ) -> list[dict[str, Any]]:
         """The revokedCertificates rows revoked in [since, until), pages of PAGE_SIZE by id."""
-        lookback = self.options.lookback
+        lookback = self.options.boulder_lookback
         start = self._start_id(connection, since - lookback)
         if start is None:
             return []

@@ -116,12 +116,21 @@ def san_names(value: Any) -> str | None:
 class EjbcaProfile(Profile):
     """EJBCA CE on PostgreSQL or MySQL/MariaDB."""
 
+    # Every statement this profile runs, those of optional tables and older schemas included, so
+    # that all are checked at start even on a database that never reaches them.
     STATEMENTS = (
         "schema_columns",
         "issuers",
         "revoked_window",
-        "revoked_window_legacy",
+        "revoked_window_legacy",  # CertificateData without notBefore / subjectAltName
+        "noconflict_issuers",  # NoConflictCertificateData
+        "noconflict_serials",
+        "noconflict_rows",
+        "stored_certificates",
+        "request_history",  # CertReqHistoryData
         "certificate_der",
+        "base64_cert_data",  # Base64CertData
+        "revocation_audit",  # AuditRecordData
         "replacement_candidates",
         "replacement_candidates_legacy",
     )
@@ -153,14 +162,14 @@ class EjbcaProfile(Profile):
         return self._schema
 
     def _issued_ms(self, row: Mapping[str, Any], history: Mapping[str, int]) -> int | None:
-        # Request history holds the issuance time; else notBefore = issuance + validity offset.
+        # Request history holds the issuance time; else issuance = notBefore + validity offset.
         recorded = history.get(str(row.get("fingerprint")))
         if recorded is not None:
             return int(recorded)
         not_before = row.get("not_before_ms")
         if not_before is None or int(not_before) < 0:
             return None
-        return int(not_before) - self.options.validity_offset // timedelta(milliseconds=1)
+        return int(not_before) + self.options.validity_offset // timedelta(milliseconds=1)
 
     def _history(
         self, connection: Connection, schema: Schema, rows: Iterable[Mapping[str, Any]]

@@ -33,8 +33,9 @@ from jobs.core.model import Case, Certificate, Finding, Revocation, Severity
 from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 from jobs.detect.records import certificate_from_row
 from jobs.enrich.alignment import render_edit
+from jobs.enrich.enrichment import enrich
 
-GOLDEN = Path(__file__).parent / "golden" / "enrich"
+GOLDEN = Path(__file__).parent.parent / "golden" / "enrich"
 CA_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 _ATTRIBUTES = {
     "C": NameOID.COUNTRY_NAME,
@@ -174,6 +175,18 @@ def declared_of(data: dict[str, Any], case: Case) -> dict[tuple[str, str], tuple
         return {}
     issuer = golden_ca(found["ca"]).name if "ca" in found else found["issuer"]
     return {case.key: (issuer, found["serial"])}
+
+
+def run_golden(given: dict[str, Any]) -> Case:
+    """A golden input's case enriched among its candidates, as the pipeline enriches it."""
+    case = case_from(given["case"])
+    [result] = enrich(
+        [case],
+        [certificate_from(c)[0] for c in given["candidates"]],
+        replacement_window=timedelta(days=given.get("replacement_window_days", 30)),
+        declared=declared_of(given["case"], case),
+    )
+    return result
 
 
 def outcome(case: Case) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Owns the synthetic EJBCA and Boulder tables that tests/test_source.py (a few hundred thousand rows)
 and bench/plans.py (a million) EXPLAIN the profiles' statements against. It must not load the
-situation-by-situation data (tests/ca_schemas.py does) nor run the job.
+situation-by-situation data (tests/support/ca_schemas.py does) nor run the job.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
-from tests.ca_schemas import ms
+from tests.support.ca_schemas import ms
 
 # Rows are inserted in primary-key (fingerprint) order: random order makes InnoDB split pages
 # all the way and a million rows take minutes instead of seconds.

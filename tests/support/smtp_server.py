@@ -1,11 +1,11 @@
 """Pytest fixtures: real aiosmtpd servers on loopback whose failures a test can script.
 
 Owns the test TLS material (a CA and a `localhost`/127.0.0.1 server certificate made with
-`cryptography`), the scriptable handler, and the fixtures `smtp_server` (plain),
-`smtp_starttls_auth` (STARTTLS required + AUTH), `smtp_tls` (implicit TLS) and `dead_smtp_port`
-(nothing listens).
+`cryptography`), the scriptable handler, a handler that is slow inside DATA (`SlowHandler`), and
+the fixtures `smtp_server` (plain), `smtp_starttls_auth` (STARTTLS required + AUTH), `smtp_tls`
+(implicit TLS) and `dead_smtp_port` (nothing listens).
 It must not mock the SMTP protocol: every fault is produced by a real server on a real socket.
-Loaded by `tests/conftest.py` with `pytest_plugins = ["tests.smtp_server"]`.
+Loaded by `tests/conftest.py` with `pytest_plugins = ["tests.support.smtp_server"]`.
 """
 
 from __future__ import annotations
@@ -228,6 +228,20 @@ class ScriptedHandler(SinkHandler):
                 await asyncio.sleep(float(value))
                 # The client gave up; keeping the message would make a duplicate on its retry.
                 return "451 4.3.0 Too late"
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowHandler(SinkHandler):
+    """Accepts every message, but only after `delay` seconds inside DATA."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.data_started = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_started += 1
+        await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
 
 

@@ -1,0 +1,112 @@
+"""The stage calls the nightly run and the backfill share: open the CA, detect a window, enrich.
+
+Owns how a window's rows reach detection and how cases reach enrichment (candidates and declared
+replacements fetched per batch of cases, so a mass revocation holds one batch's DER at a time).
+Both `jobs.pipeline.nightly` and `jobs.pipeline.backfill` call these; neither imports the other.
+It must not decide the order of a run, render, send or record anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from jobs.core.errors import ConfigError
+from jobs.core.model import Case, Certificate
+from jobs.core.x509 import ParseCache
+from jobs.detect.detection import Detection, detect
+from jobs.detect.records import certificate_from_row
+from jobs.enrich.enrichment import enrich
+from jobs.pipeline.options import SourceOptions
+from jobs.source.database import CaDatabase
+
+log = logging.getLogger(__name__)
+
+ENRICH_BATCH = 5_000
+
+
+def open_ca(source: SourceOptions) -> CaDatabase:
+    """The CA database through the configured profile and its options."""
+    if source.url is None:
+        raise ConfigError("no CA database: give --ca-db URL or set REVWATCH_CA_DB")
+    return CaDatabase(source.url, source.profile, options=source.profile_options)
+
+
+def detect_window(
+    ca: CaDatabase,
+    since: datetime,
+    until: datetime,
+    threshold: timedelta,
+    cache: ParseCache | None = None,
+) -> Detection:
+    """The early revocations of [since, until): the profile's rows, then detection.
+
+    Record problems that belong to no case are logged here, each naming its record."""
+    detection = detect(
+        ca.early_revocations(since, until, threshold),
+        since=since,
+        until=until,
+        threshold=threshold,
+        cache=cache,
+    )
+    for problem in detection.problems:
+        log.warning("%s", problem.message)
+    return detection
+
+
+def candidates_for(
+    ca: CaDatabase,
+    cases: list[Case],
+    replacement_window: timedelta,
+    cache: ParseCache | None = None,
+) -> list[Certificate]:
+    """Replacement candidates of every case with a subscriber, fetched in batches."""
+    wanted = []
+    for case in cases:
+        subscriber = case.certificate.subscriber
+        if subscriber is None:
+            continue
+        start = case.certificate.issuance_time or case.revocation.revoked_at
+        wanted.append((subscriber, start, case.revocation.revoked_at + replacement_window))
+    if not wanted:
+        return []
+    certificates = []
+    for row in ca.replacement_candidates(wanted):
+        label = f"candidate certificate (issuer {row.get('issuer_dn')}, serial {row.get('serial')})"
+        certificate, findings = certificate_from_row(row, label, cache=cache, parse=False)
+        for finding in findings:
+            log.warning("%s", finding.message)
+        certificates.append(certificate)
+    return certificates
+
+
+def enrich_cases(
+    ca: CaDatabase,
+    cases: list[Case],
+    replacement_window: timedelta,
+    cache: ParseCache | None = None,
+) -> list[Case]:
+    """Replacement, diff and labels for `cases`: candidates and declared replacements from the
+    CA database (one query per batch of subscribers), then the pure enrichment.
+
+    Cases go ENRICH_BATCH at a time, so a mass revocation holds one batch's candidates (DER
+    included) in memory, not every candidate of the night."""
+    enriched: list[Case] = []
+    for start in range(0, len(cases), ENRICH_BATCH):
+        batch = cases[start : start + ENRICH_BATCH]
+        enriched += enrich(
+            batch,
+            candidates_for(ca, batch, replacement_window, cache),
+            replacement_window=replacement_window,
+            declared=ca.declared_replacements([case.key for case in batch]),
+            cache=cache,
+        )
+    return enriched
+
+
+def sender_domain(mail_from: str) -> str:
+    """The domain of the sender's address, for Message-IDs.
+
+    `Revwatch <revwatch@ca.example>` is a valid From: take the domain of the address inside."""
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"

@@ -3,15 +3,11 @@ read-only, `demo` re-runs and bad `--out`; on a real SQLite CA and ledger and a 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import replace
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from jobs.core.errors import DeliveryError
 from jobs.core.settings import Settings, utcnow
@@ -20,6 +16,7 @@ from jobs.demo.run import run_demo
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
+from tests.support.nights import job_settings, mailed_serials, sqlite_demo_ca
 from tests.support.smtp_server import ScriptedServer
 
 NOW = utcnow().replace(microsecond=0)
@@ -27,31 +24,7 @@ NOW = utcnow().replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def sqlite_ca(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    demo.load(engine, demo.generate(NOW))
-    engine.dispose()
-    return f"sqlite:///{path}"
-
-
-def _settings(ca: str, server: ScriptedServer, tmp_path: Path, **changes: object) -> Settings:
-    base = Settings(
-        ca_db=ca,
-        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
-        smtp_host=server.host,
-        smtp_port=server.port,
-        smtp_security="none",
-        smtp_attempts=1,
-        smtp_backoff_cap=0.05,
-        mail_from="revwatch@ca.example",
-        mail_to=("compliance@ca.example",),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def _serials(message: EmailMessage) -> list[str]:
-    (attachment,) = [a for a in message.iter_attachments() if a.get_content_type() == "text/csv"]
-    return [row["serial"] for row in csv.DictReader(io.StringIO(attachment.get_content()))]
+    return sqlite_demo_ca(tmp_path_factory.mktemp("ca") / "ca.sqlite", demo.generate(NOW))
 
 
 def _mail_env(monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
@@ -79,25 +52,25 @@ def test_resend_records_its_cases_so_the_next_night_does_not_mail_them_again(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path, smtp_attempts=1)
     run_id = _failed_night(settings, dead_smtp_port)
     _mail_env(monkeypatch, smtp_server)
     assert main(["resend", run_id, "--state-db", str(settings.state_db)]) == 0
     (resent,) = smtp_server.messages
-    mailed = _serials(resent)
+    mailed = mailed_serials(resent)
     assert mailed, "the demo CA has early revocations in the window"
 
     outcome = run_once(settings, NOW)
     # The resend moved the watermark: the next window is its overlap, whose cases it mailed.
     assert outcome.cases_new == 0 and outcome.already_reported == outcome.cases_found > 0
-    assert _serials(smtp_server.messages[-1]) == []  # a quiet report, no case twice
+    assert mailed_serials(smtp_server.messages[-1]) == []  # a quiet report, no case twice
 
 
 def test_resend_of_a_recorded_run_needs_force(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
     outcome = run_once(settings, NOW)
     _mail_env(monkeypatch, smtp_server)
     capsys.readouterr()
@@ -123,7 +96,7 @@ def test_status_reads_the_ledger_without_changing_it(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
     outcome = run_once(settings, NOW)
     path = tmp_path / "state.sqlite"
     before = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -4,8 +4,6 @@ runs at once, the outbox and `resend`, metrics and the JSON summary line."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
@@ -29,6 +27,7 @@ from jobs.demo.mailsink import MailSink
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
+from tests.support.nights import job_settings, mailed_serials, sqlite_demo_ca
 from tests.support.smtp_server import ScriptedServer, SlowHandler
 
 NOW = utcnow().replace(microsecond=0)
@@ -41,31 +40,7 @@ def data() -> demo.DemoData:
 
 @pytest.fixture(scope="module")
 def sqlite_ca(tmp_path_factory: pytest.TempPathFactory, data: demo.DemoData) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    demo.load(engine, data)
-    engine.dispose()
-    return f"sqlite:///{path}"
-
-
-def _settings(ca: str, server: ScriptedServer, tmp_path: Path, **changes: object) -> Settings:
-    base = Settings(
-        ca_db=ca,
-        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
-        smtp_host=server.host,
-        smtp_port=server.port,
-        smtp_security="none",
-        smtp_attempts=2,
-        smtp_backoff_cap=0.05,
-        mail_from="revwatch@ca.example",
-        mail_to=("compliance@ca.example",),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def _serials(message: EmailMessage) -> list[str]:
-    (attachment,) = [a for a in message.iter_attachments() if a.get_content_type() == "text/csv"]
-    return [row["serial"] for row in csv.DictReader(io.StringIO(attachment.get_content()))]
+    return sqlite_demo_ca(tmp_path_factory.mktemp("ca") / "ca.sqlite", data)
 
 
 def _ledger(settings: Settings) -> Ledger:
@@ -100,7 +75,9 @@ def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
                     connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             time.sleep(0.1)
 
-    settings = _settings(pg_database.render_as_string(hide_password=False), smtp_server, tmp_path)
+    settings = job_settings(
+        pg_database.render_as_string(hide_password=False), smtp_server, tmp_path
+    )
     killer = threading.Thread(target=kill_the_job_query)
     killer.start()
     with pytest.raises(SourceError, match="CA database"):
@@ -120,11 +97,13 @@ def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
     engine.dispose()
     outcome = run_once(settings, NOW)
     assert outcome.mailed and outcome.cases_new == len(data.expected)
-    assert sorted(_serials(smtp_server.messages[0])) == sorted(e["serial"] for e in data.expected)
+    assert sorted(mailed_serials(smtp_server.messages[0])) == sorted(
+        e["serial"] for e in data.expected
+    )
 
 
 def test_unreachable_ca_database_fails_cleanly(smtp_server: ScriptedServer, tmp_path: Path) -> None:
-    settings = _settings("postgresql://revwatch@127.0.0.1:1/ca", smtp_server, tmp_path)
+    settings = job_settings("postgresql://revwatch@127.0.0.1:1/ca", smtp_server, tmp_path)
     with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -136,7 +115,7 @@ def test_unreachable_ca_database_fails_cleanly(smtp_server: ScriptedServer, tmp_
 def test_crash_after_the_server_accepted_resends_the_same_message(
     sqlite_ca: str, data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
 
     def send_then_crash(
         message: EmailMessage, smtp: delivery.SmtpSettings
@@ -154,22 +133,22 @@ def test_crash_after_the_server_accepted_resends_the_same_message(
     outcome = run_once(settings, NOW + timedelta(minutes=1))
     first, again, own = smtp_server.messages
     assert again.as_bytes() == first.as_bytes()
-    assert sorted(_serials(first)) == sorted(e["serial"] for e in data.expected)
-    assert _serials(own) == [] and outcome.cases_new == 0 and outcome.already_reported > 0
+    assert sorted(mailed_serials(first)) == sorted(e["serial"] for e in data.expected)
+    assert mailed_serials(own) == [] and outcome.cases_new == 0 and outcome.already_reported > 0
     ledger = _ledger(settings)
     runs = ledger.recent_runs()
     ledger.close()
     assert [r["outcome"] for r in runs] == ["success", "success"]
     assert "recovered" in (runs[1]["error"] or "")
     run_once(settings, NOW + timedelta(minutes=2))  # and never a third time
-    assert _serials(smtp_server.messages[3]) == []
+    assert mailed_serials(smtp_server.messages[3]) == []
 
 
 def test_a_refused_recipient_is_recorded_and_the_others_count(
     sqlite_ca: str, data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     smtp_server.script.refuse("gone@ca.example")
-    settings = _settings(
+    settings = job_settings(
         sqlite_ca, smtp_server, tmp_path, mail_to=("compliance@ca.example", "gone@ca.example")
     )
     outcome = run_once(settings, NOW)
@@ -187,7 +166,7 @@ def test_every_recipient_refused_is_a_failed_run(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     smtp_server.script.refuse("compliance@ca.example")
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
     with pytest.raises(DeliveryError):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -199,7 +178,7 @@ def test_the_outbox_keeps_a_failed_message_and_resend_sends_it_again(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    settings = _settings(sqlite_ca, smtp_server, tmp_path, smtp_port=dead_smtp_port)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path, smtp_port=dead_smtp_port)
     with pytest.raises(DeliveryError):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -224,7 +203,7 @@ def test_metrics_follow_success_and_failure(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
 ) -> None:
     metrics_file = tmp_path / "textfile" / "revwatch.prom"
-    settings = _settings(sqlite_ca, smtp_server, tmp_path, metrics_file=metrics_file)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path, metrics_file=metrics_file)
 
     def values() -> dict[str, float]:
         lines = metrics_file.read_text().splitlines()
@@ -296,7 +275,7 @@ def test_two_runs_at_once_one_works_the_other_exits_5(
 def test_a_failed_recovery_is_a_failed_run_with_its_record(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
 ) -> None:
-    settings = _settings(sqlite_ca, smtp_server, tmp_path)
+    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
 
     def send_then_crash(
         message: EmailMessage, smtp: delivery.SmtpSettings

@@ -1,0 +1,46 @@
+"""What the night-level tests share: a demo CA in SQLite, the job's settings against a loopback
+SMTP server, and the serials a mailed report carries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from jobs.core.settings import Settings
+from jobs.demo import dataset as demo
+from tests.support.smtp_server import ScriptedServer
+
+
+def sqlite_demo_ca(path: Path, data: demo.DemoData) -> str:
+    """The demo data loaded into a new SQLite file at `path`; its URL."""
+    engine = create_engine(f"sqlite:///{path}")
+    demo.load(engine, data)
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+def job_settings(ca: str, server: ScriptedServer, tmp_path: Path, **changes: object) -> Settings:
+    """Settings of a run against `ca` that mails `server` (plain SMTP, fast retries)."""
+    base = Settings(
+        ca_db=ca,
+        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
+        smtp_host=server.host,
+        smtp_port=server.port,
+        smtp_security="none",
+        smtp_attempts=2,
+        smtp_backoff_cap=0.05,
+        mail_from="revwatch@ca.example",
+        mail_to=("compliance@ca.example",),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def mailed_serials(message: EmailMessage) -> list[str]:
+    """The serials of the cases in a report message's CSV attachment."""
+    (attachment,) = [a for a in message.iter_attachments() if a.get_content_type() == "text/csv"]
+    return [row["serial"] for row in csv.DictReader(io.StringIO(attachment.get_content()))]

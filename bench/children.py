@@ -45,9 +45,10 @@ STAGES = (
     ("jobs/report/document.py", "build_context"),
     ("jobs/report/document.py", "render"),
     ("jobs/deliver/message.py", "build_message"),
+    ("jobs/state/ledger.py", "stage"),
     ("jobs/deliver/outbox.py", "store"),
     ("jobs/deliver/smtp.py", "send"),
-    ("jobs/state/ledger.py", "record_success"),
+    ("jobs/state/ledger.py", "settle"),
 )
 
 

@@ -1,5 +1,6 @@
 """The scale benchmark's in-process figures: P1 (nightly run, big vs small table), P2 (query phase
-vs the bare SQL) and P3 (the job vs the naive pandas approach).
+vs the bare SQL), P3 (the job vs the naive pandas approach) and P7 (the report's 30-day trend and
+operators, read from the big table).
 
 Owns how each is measured: a warm-up call first (imports, templates, query plans and the OS page
 cache are then as they are on the second night of a real deployment), then the median of a few
@@ -23,6 +24,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from bench.databases import Built, short, statements
+from jobs.core.activity import span
 from jobs.core.settings import Settings, utcnow
 from jobs.db import queries
 from jobs.db.engines import ca_engine
@@ -225,6 +227,46 @@ def p3(small: Built) -> Row:
         ratio >= 100,
         f"both found the same {len(keys):,} rows" if keys == found else "",
         None if keys == found else f"pandas found {len(keys)} rows, the job {len(found)}",
+    )
+
+
+def activity_phase(built: Built, until: datetime) -> tuple[float, Any]:
+    """`CaDatabase.activity` on an open CaDatabase, as a run calls it: seconds and the result."""
+    ca = CaDatabase(built.url, built.spec.schema)
+    try:
+        return median(lambda: ca.activity(until, THRESHOLD), 5)
+    finally:
+        ca.close()
+
+
+def p7(big: Built) -> Row:
+    """The report's 30-day view: the trend and operators' grouped count, job vs bare SQL."""
+    job_s, activity = activity_phase(big, NIGHT[1])
+    since, until = span(NIGHT[1])
+    sql = queries.load("profiles/generic", "postgresql")["revocation_counts"].sql
+    params = {"since": since, "until": until, "threshold_seconds": THRESHOLD_SECONDS}
+    engine = ca_engine(big.url)
+    try:
+        with engine.connect() as connection:
+            _explain(connection, sql, params)  # warm-up
+            bare_s, _, groups = _explain(connection, sql, params)
+    finally:
+        engine.dispose()
+    revocations = sum(day.revocations for day in activity.days)
+    early = sum(day.early_revocations for day in activity.days)
+    problem = None
+    if revocations != sum(op.revocations for op in activity.operators):
+        problem = "the trend and the operators count different revocations"
+    return Row(
+        "P7",
+        f"30-day trend + operators (CaDatabase.activity), {big.spec.variant}, {_size(big)}",
+        f"{job_s * 1000:.0f} ms",
+        "<= 1 s",
+        job_s <= 1.0,
+        f"{revocations:,} revocations ({early:,} early) in 30 days, {len(activity.operators)} "
+        f"operators; the bare grouped count (EXPLAIN ANALYZE): {bare_s * 1000:.1f} ms, "
+        f"{groups} groups",
+        problem,
     )
 
 

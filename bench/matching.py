@@ -7,7 +7,9 @@ sibling issued nearer in time, two unrelated ones and a later partial fix), all 
 two issuing CAs. Then, timed, the pipeline's own path: detection's query, one candidate query per
 batch of subscribers (`CaDatabase.replacement_candidates`), rows -> certificates
 (`jobs.detect.records`), and `jobs.enrich.enrichment.enrich` (ranking, DER parsed once per
-certificate, name pairing, rules). Prints the figures and drops its database.
+certificate, name pairing, rules); then, timed apart, the lint diff of every case
+(`jobs.enrich.enrichment.lint_cases`: pkilint on both certificates), so that cases/s are printed
+without and with lint. Prints the figures and drops its database.
 
     .venv/bin/python bench/matching.py             # 10,000 cases x 5 candidates
     .venv/bin/python bench/matching.py --tiny      # 200 cases: seconds, for CI
@@ -38,7 +40,8 @@ from jobs.demo import schema as generic_schema
 from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 from jobs.detect.detection import detect
 from jobs.detect.records import certificate_from_row
-from jobs.enrich.enrichment import enrich
+from jobs.enrich.enrichment import enrich, lint_cases
+from jobs.enrich.lint import Linter
 from jobs.source.database import CaDatabase
 
 ADMIN = os.environ.get("REVWATCH_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -188,6 +191,17 @@ def run(cases: int, admin: str = ADMIN) -> dict[str, float]:
             total = time.perf_counter() - began
         finally:
             ca.close()
+    # Lint every case (a night lints at most the 200 it shows; here the cost per case is the
+    # point). The validators are built on the first certificate, timed on their own.
+    linter = Linter()
+    mark = time.perf_counter()
+    if enriched and enriched[0].certificate.der is not None:
+        linter.lint(enriched[0].certificate.der)
+    figures["lint_setup_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    linted = lint_cases(enriched, linter)
+    figures["lint_s"] = time.perf_counter() - mark
+    figures["linted"] = sum(case.lint is not None for case in linted)
     right = sum(
         1
         for case in enriched
@@ -199,6 +213,8 @@ def run(cases: int, admin: str = ADMIN) -> dict[str, float]:
         "candidate_rows": len(candidates),
         "matching_s": total,
         "cases_per_s": len(found) / total if total else 0.0,
+        "lint_ms_per_case": 1000 * figures["lint_s"] / len(found) if found else 0.0,
+        "cases_per_s_with_lint": len(found) / (total + figures["lint_s"]) if found else 0.0,
         "right_replacement": right,
         "labelled_registrable": sum("registrable-domain-typo" in c.labels for c in enriched),
     }
@@ -219,12 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         f"  rows -> records    {f['records_s']:8.2f} s  (DER parsed by jobs.detect.records)\n"
         f"  enrich             {f['enrich_s']:8.2f} s  (ranking, diff, rules)\n"
         f"  total              {f['matching_s']:8.2f} s  = {f['cases_per_s']:,.0f} cases/s\n"
+        f"  lint (pkilint)     {f['lint_s']:8.2f} s  = {f['lint_ms_per_case']:.1f} ms per case, "
+        f"both certificates (validators built once: {f['lint_setup_s']:.2f} s, not counted)\n"
+        f"  total with lint    {f['matching_s'] + f['lint_s']:8.2f} s  = "
+        f"{f['cases_per_s_with_lint']:,.0f} cases/s\n"
         f"  right replacement  {f['right_replacement']:.0f} of {f['found']:.0f}; "
         f"registrable-domain-typo on {f['labelled_registrable']:.0f}\n"
         f"  (set-up, not timed: certificates {f['build_s']:.1f} s, load {f['load_s']:.1f} s, "
         f"detection {f['detect_s']:.2f} s)"
     )
-    ok = f["found"] == cases and f["right_replacement"] == cases
+    ok = f["found"] == cases and f["right_replacement"] == cases and f["linted"] == cases
     return 0 if ok else 1
 
 

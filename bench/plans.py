@@ -2,8 +2,9 @@
 
 Builds throwaway databases on the machine's PostgreSQL and MariaDB (set-based SQL:
 generate_series / MariaDB's sequence engine), then for a one-day window prints each statement's
-plan and times the profile's whole `early_revocations`. Fails (exit 1) if any plan scans the
-certificate table in full. Run from the repository root:
+plan and times the profile's whole `early_revocations`; then the same for the report's 30-day
+view (the trend and operator statements, and the profile's whole `activity`). Fails (exit 1) if
+any plan scans the certificate table in full. Run from the repository root:
 
     .venv/bin/python -m bench.plans [ROWS]
 
@@ -20,8 +21,15 @@ from typing import Any
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
+from jobs.core.activity import span
 from jobs.source.database import CaDatabase
-from tests.support.ca_big import BIG_BASE, big_boulder, big_ejbca
+from tests.support.ca_big import (
+    BIG_BASE,
+    big_boulder,
+    big_boulder_precertificates,
+    big_ejbca,
+    big_ejbca_audit,
+)
 from tests.support.ca_schemas import ms, run_script, scratch_database
 from tests.support.plans import explain, pg_nodes
 
@@ -31,6 +39,10 @@ SERVERS = {
 }
 SINCE = BIG_BASE + timedelta(days=300)
 UNTIL = SINCE + timedelta(days=1)
+THRESHOLD = timedelta(days=7)
+# The report's 30-day view ends with the night's window.
+TREND_SINCE, TREND_UNTIL = span(UNTIL)
+USERS = [f"user{n}" for n in range(0, 500, 50)]  # end entities whose audit events are looked up
 
 
 def _full_scans(dialect: str, plan: Any, table: str) -> list[str]:
@@ -58,10 +70,32 @@ def _timed(url: URL, profile: str) -> tuple[float, int]:
     ca = CaDatabase(url, profile)
     try:
         started = time.monotonic()
-        found = ca.early_revocations(SINCE, UNTIL, timedelta(days=7))
+        found = ca.early_revocations(SINCE, UNTIL, THRESHOLD)
         return time.monotonic() - started, len(found)
     finally:
         ca.close()
+
+
+def _activity(url: URL, profile: str) -> None:
+    """Time the profile's whole 30-day view, as a run reads it (first call, then the median of
+    three: the first pays for the cold cache and the schema look-up)."""
+    ca = CaDatabase(url, profile)
+    try:
+        times = []
+        for _ in range(4):
+            started = time.monotonic()
+            activity = ca.activity(UNTIL, THRESHOLD)
+            times.append(time.monotonic() - started)
+    finally:
+        ca.close()
+    revocations = sum(d.revocations for d in activity.days)
+    early = sum(d.early_revocations for d in activity.days)
+    warm = sorted(times[1:])[1]
+    print(
+        f"  activity (30 days): {revocations} revocations ({early} early), "
+        f"{len(activity.operators)} operators in {warm * 1000:.0f} ms "
+        f"(first call {times[0] * 1000:.0f} ms)"
+    )
 
 
 def ejbca(dialect: str, rows: int) -> list[str]:
@@ -72,17 +106,33 @@ def ejbca(dialect: str, rows: int) -> list[str]:
             run_script(engine, f"ejbca.{dialect}.sql")
             started = time.monotonic()
             big_ejbca(engine, rows)
+            big_ejbca_audit(engine, rows)
             print(f"EJBCA/{dialect}: {rows} rows built in {time.monotonic() - started:.1f} s")
             window = {"issuer": "CN=Bench CA 1", "since_ms": ms(SINCE), "until_ms": ms(UNTIL)}
+            days = {"since_ms": ms(TREND_SINCE), "until_ms": ms(TREND_UNTIL)}
+            trend = {
+                "issuer": "CN=Bench CA 1", **days,
+                "threshold_ms": ms(BIG_BASE + THRESHOLD) - ms(BIG_BASE), "offset_ms": 600000,
+            }  # fmt: skip
             with engine.connect() as connection:
-                for name, params in (("issuers", {}), ("revoked_window", window)):
+                for name, params in (
+                    ("issuers", {}),
+                    ("revoked_window", window),
+                    ("revocation_trend_history", trend),
+                    ("early_revoked_history", trend),
+                    ("operator_revocations", days),
+                    ("operator_events", {"usernames": USERS, **days}),
+                ):
                     plan = explain(connection, "ejbca", name, params)
                     _show(name, dialect, plan)
                     problems += _full_scans(dialect, plan, "CertificateData")
+                    if dialect == "postgresql":  # MariaDB's check names every table already
+                        problems += _full_scans(dialect, plan, "AuditRecordData")
         finally:
             engine.dispose()
         seconds, found = _timed(url, "ejbca")
         print(f"  early_revocations: {found} rows in {seconds * 1000:.0f} ms")
+        _activity(url, "ejbca")
     return problems
 
 
@@ -94,7 +144,16 @@ def boulder(rows: int) -> list[str]:
             run_script(engine, "boulder.mysql.sql")
             started = time.monotonic()
             big_boulder(engine, rows)
+            big_boulder_precertificates(engine, rows)
             print(f"Boulder/mysql: {rows} certificates built in {time.monotonic() - started:.1f} s")
+            # The 30-day view's ids: rows are a minute apart from BIG_BASE, every 50th revoked.
+            first = int((TREND_SINCE - BIG_BASE) / timedelta(minutes=1)) // 50
+            trend = {
+                "first_id": first, "end_id": first + 30 * 1440 // 50 + 20,
+                "since": TREND_SINCE.replace(tzinfo=None),
+                "until": TREND_UNTIL.replace(tzinfo=None),
+                "threshold_seconds": int(THRESHOLD.total_seconds()),
+            }  # fmt: skip
             serials = [format(n, "036X") for n in range(50, 30000, 50)]
             with engine.connect() as connection:
                 for name, params in (
@@ -102,6 +161,7 @@ def boulder(rows: int) -> list[str]:
                     ("revoked_page", {"after_id": rows // 100, "page_size": 1000}),
                     ("revoked_status", {"serials": serials}),
                     ("final_certificates", {"serials": serials}),
+                    ("revocation_trend", trend),
                 ):
                     plan = explain(connection, "boulder", name, params)
                     _show(name, "mysql", plan)
@@ -110,6 +170,7 @@ def boulder(rows: int) -> list[str]:
             engine.dispose()
         seconds, found = _timed(url, "boulder")
         print(f"  early_revocations: {found} rows in {seconds * 1000:.0f} ms")
+        _activity(url, "boulder")
     return problems
 
 

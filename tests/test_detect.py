@@ -101,7 +101,7 @@ def test_the_duration_in_words_is_in_the_finding() -> None:
 
 def test_an_empty_frame_has_no_cases() -> None:
     detection = detect(
-        normalise(pd.DataFrame()),
+        records(normalise(pd.DataFrame())),
         since=datetime(2026, 11, 20, tzinfo=UTC),
         until=datetime(2026, 11, 27, tzinfo=UTC),
         threshold=timedelta(days=7),

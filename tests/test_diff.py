@@ -14,7 +14,9 @@ from jobs.core import codes
 from jobs.core.codes import Code
 from jobs.core.model import Certificate, EditStep, Finding, Severity
 from jobs.enrich import diff as diff_module
+from jobs.enrich import judge as judge_module
 from jobs.enrich import rules as rules_module
+from jobs.enrich import values
 from jobs.enrich.diff import (
     MAX_PAIRABLE_LENGTH,
     RULES,
@@ -221,7 +223,12 @@ def test_hostile_overlong_names_are_not_paired() -> None:
     long_name = "a" * (MAX_PAIRABLE_LENGTH + 1)
     assert pair_names([long_name], ["a.example"]) == ()
     diff = diff_certificates(cert("1", (long_name,)), cert("2", ("a.example",)))
-    assert {f.code for f in diff.findings} == {"diff.name.added", "diff.name.removed"}
+    # Over 253 octets it is no DNS name either.
+    assert {f.code for f in diff.findings} == {
+        "diff.name.added",
+        "diff.name.removed",
+        "diff.name.invalid",
+    }
 
 
 def test_diff_of_the_founding_incident() -> None:
@@ -325,7 +332,7 @@ def test_rules_and_codes_are_consistent() -> None:
     # The registry constants the diff modules use are the codes the diff can emit.
     used = {
         node.attr
-        for module in (diff_module, rules_module)
+        for module in (diff_module, rules_module, judge_module)
         for node in ast.walk(ast.parse(inspect.getsource(module)))
         if isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
@@ -355,3 +362,98 @@ def test_the_banded_table_gives_the_full_tables_alignment() -> None:
             k = rng.randrange(len(a))
             b = a[:k] + rng.choice(["", "m", "rn", a[k : k + 2][::-1]]) + a[k + 1 :]
         assert module.alignment(a, b) == full(a, b), (a, b)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "dns", "kind"),
+    [
+        ("-api.example-kunde.de", "shop-api.example-kunde.de", True, values.TRUNCATED),
+        ("https://www.example.jp", "www.example.jp", True, values.EXTRA_TEXT),
+        (".portal.example-bank.ch", "portal.example-bank.ch", True, values.EXTRA_TEXT),
+        ("mail.example.co", "mail.example.com", True, values.TRUNCATED),
+        ("2153", "21532", False, values.TRUNCATED),
+        ("1260 Nyon", "1260", False, values.EXTRA_TEXT),
+        ("Tokyo, C=JP", "Tokyo", False, values.EXTRA_TEXT),
+        ("TOKYO, C=JP", "Tokyo", False, values.EXTRA_TEXT),  # case does not matter
+        # Whole labels gained or lost: another name (parent, child), not a cut or padded one.
+        ("example.com", "www.example.com", True, None),
+        ("www.example.com", "example.com", True, None),
+        ("mail.example.com", "mail.example.com.au", True, None),
+        # A typo is not a part of the other name; a doubled letter is a typo too.
+        ("mail.cuatis.net", "mail.cualtis.net", True, None),
+        ("wwww.cualtis.net", "www.cualtis.net", True, None),
+        ("ww.cualtis.net", "www.cualtis.net", True, None),
+        # IP addresses are other addresses; lone metadata is a placeholder, not a cut value.
+        ("192.0.2.10", "192.0.2.1", True, None),
+        ("-", "Saint-Gall", False, None),
+        ("Madrid", "Madrid", False, None),
+    ],
+)
+def test_value_relations(before: str, after: str, dns: bool, kind: str | None) -> None:
+    assert values.relation(before, after, dns=dns) == kind
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "source"),
+    [
+        ("ST", "Some-State", "OpenSSL's default openssl.cnf"),
+        ("O", "Internet Widgits Pty Ltd", "OpenSSL's default openssl.cnf"),
+        ("L", "Default City", "the openssl.cnf of Red Hat, Fedora and CentOS"),
+        ("C", "XX", "the openssl.cnf of Red Hat, Fedora and CentOS"),
+        ("OU", " n/a ", "CA/B Forum BR 7.1.4.3"),
+        ("O", "NA", "CA/B Forum BR 7.1.4.3"),
+        ("C", "NA", None),  # Namibia
+        ("L", "...", "CA/B Forum BR 7.1.4.3, metadata only"),
+        ("ST", "Vaud", None),
+        ("O", "Unknown Pleasures Ltd", None),
+    ],
+)
+def test_placeholders(attribute: str, value: str, source: str | None) -> None:
+    assert values.placeholder_source(attribute, value) == source
+
+
+def test_every_placeholder_source_is_named_with_its_address() -> None:
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("jobs.enrich").joinpath("placeholders.toml").read_text("utf-8")
+    sources = tomllib.loads(text)["source"]
+    assert len(sources) >= 4
+    for source in sources:
+        assert source["name"] and source["url"].startswith("https://") and source["values"]
+
+
+def test_a_name_without_registrable_domain_is_no_registrable_domain_typo() -> None:
+    # Before: an error "the registrable domain changed from None to example-bank.ch".
+    diff = diff_certificates(
+        cert("1", (".portal.example-bank.ch",)), cert("2", ("portal.example-bank.ch",))
+    )
+    found = {f.code: f for f in diff.findings}
+    assert "diff.name.registrable_domain_typo" not in found
+    assert "a typo in the name" in found["diff.name.likely_typo"].message
+    assert {"diff.name.invalid", "diff.value.extra_text"} <= set(found)
+    assert "diff.name.added" not in found and "diff.name.removed" not in found
+
+
+def test_no_message_shows_none() -> None:
+    # Missing subjects, keys known only from DER, names without a registrable domain.
+    pairs = [
+        (cert("1", ("a.example",)), cert("2", ("a.example",), subject="CN=a.example")),
+        (cert("1", (".a.example",), spki="ab"), cert("2", ("a.example",), spki="ab")),
+        (cert("1", ("co.uk",)), cert("2", ("example.co.uk",))),
+        (cert("1", ("192.0.2.1",)), cert("2", ("192.0.2.10",))),
+    ]
+    for before, after in pairs:
+        for finding in diff_certificates(before, after).findings:
+            assert "None" not in finding.message, finding
+
+
+def test_subject_attributes_are_named_even_when_the_database_writes_oids() -> None:
+    diff = diff_certificates(
+        cert("1", ("www.example.ch",), subject="CN=www.example.ch,2.5.4.17=1260 Nyon,C=CH"),
+        cert("2", ("www.example.ch",), subject="CN=www.example.ch,postalCode=1260,C=CH"),
+    )
+    assert diff.subject_before == "CN=www.example.ch,postalCode=1260 Nyon,C=CH"
+    messages = " ".join(f.message for f in diff.findings)
+    assert "postalCode '1260 Nyon'" in messages and "2.5.4" not in messages
+    assert "diff.value.extra_text" in {f.code for f in diff.findings}

@@ -263,8 +263,9 @@ def test_golden_cases_cover_every_diff_code_and_label() -> None:
         _, expected = golden_rows.load(directory)
         found |= set(expected["finding_codes"])
         labels |= set(expected["labels"])
-    # Only a crashing rule is not shown by a golden case (tests/test_diff.py injects one).
-    assert found == DIFF_CODES - {"diff.rule_failed"}
+    # Only a crashing rule is not shown by a golden case (tests/test_diff.py injects one), nor the
+    # pairing cap, which takes a 10,000-name certificate (tests/test_pairing.py builds one).
+    assert found == DIFF_CODES - {"diff.rule_failed", "diff.name.pairing_capped"}
     assert labels == LABELS
 
 
@@ -306,3 +307,38 @@ def test_every_golden_case_has_a_note() -> None:
         if not (isinstance(given.get("note"), str) and given["note"].strip())
     ]
     assert missing == []
+
+
+NEW_LABELS = {
+    codes.LABEL_INVALID_NAME.name,
+    codes.LABEL_PLACEHOLDER_VALUE.name,
+    codes.LABEL_TRUNCATED_VALUE.name,
+    codes.LABEL_EXTRA_TEXT.name,
+    codes.LABEL_LINT_FIXED.name,
+}
+
+
+def test_negatives_and_the_classic_typo_get_none_of_the_misissuance_labels() -> None:
+    """Legitimate re-keys and renewals, a name added, and the founding typo (issue 13)."""
+    quiet = [p for p in CASES if p.name.startswith("negative-")] + [
+        GOLDEN / "classic-typo-realistic-der",
+        GOLDEN / "insertion-cuatis",
+    ]
+    assert len(quiet) >= 5
+    for directory in quiet:
+        result = run_golden(golden_rows.load(directory)[0])
+        assert not NEW_LABELS & set(result.labels), directory.name
+        if result.lint is not None:
+            assert (result.lint.fixed, result.lint.introduced) == ((), ()), directory.name
+    classic = run_golden(golden_rows.load(GOLDEN / "classic-typo-realistic-der")[0])
+    assert codes.LABEL_LIKELY_TYPO.name in classic.labels
+
+
+def test_every_case_has_a_cause_and_no_message_shows_none() -> None:
+    for directory in CASES:
+        result = run_golden(golden_rows.load(directory)[0])
+        assert result.cause is not None and result.cause.startswith("Likely cause: ")
+        assert "None" not in result.cause, directory.name
+        for finding in result.all_findings:
+            assert "None" not in finding.message, (directory.name, finding)
+            assert "2.5.4." not in finding.message, (directory.name, finding)

@@ -47,6 +47,10 @@ def _ledger(settings: Settings) -> Ledger:
     return Ledger.open(settings.state_url())
 
 
+def _keys(data: demo.DemoData) -> list[tuple[str, str]]:
+    return [(e["issuer"], e["serial"]) for e in data.expected]
+
+
 def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
     pg_database: URL, data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
@@ -126,7 +130,9 @@ def test_crash_after_the_server_accepted_resends_the_same_message(
     with pytest.raises(RuntimeError, match="power cut"):
         run_once(settings, NOW, sender=send_then_crash)
     ledger = _ledger(settings)
-    assert ledger.recent_runs() == []  # the process "died": nothing was recorded
+    # Staged before the mail, never settled: the process "died" between the 250 and the ledger.
+    assert [r["outcome"] for r in ledger.recent_runs()] == ["sending"]
+    assert ledger.watermark() is None and ledger.reported([next(iter(_keys(data)))]) == {}
     ledger.close()
     # The next run first finishes the interrupted one: the very same message, then the ledger;
     # its own report then carries nothing new.
@@ -291,7 +297,8 @@ def test_a_failed_recovery_is_a_failed_run_with_its_record(
     ledger = _ledger(settings)
     runs = ledger.recent_runs()
     ledger.close()
-    assert [r["outcome"] for r in runs] == ["failed"]  # the interrupted run is still pending
+    # This run failed; the interrupted one is still pending (staged, `sending`).
+    assert [r["outcome"] for r in runs] == ["failed", "sending"]
     run_once(settings, NOW + timedelta(minutes=2))  # and is recovered once the server is back
     first, again, _own = smtp_server.messages
     assert again.as_bytes() == first.as_bytes()

@@ -86,3 +86,48 @@ def test_hostile_names_do_not_raise() -> None:
         names.to_unicode(name)
         names.registrable_domain(name)
         names.skeleton(name)
+        names.dns_name_problem(name)
+        names.mailbox_problem(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("www.example-kunde.de", None),
+        ("*.example-kunde.de", None),
+        ("xn--mnchen-3ya.de", None),
+        ("münchen.de", None),  # a U-label from a database column: the certificate has the A-label
+        ("192.0.2.1", None),  # digits are letters of the LDH alphabet; IP SANs are judged apart
+        ("-api.example-kunde.de", "label '-api' starts with a hyphen"),
+        ("shop-.example-handel.de", "label 'shop-' ends with a hyphen"),
+        (".portal.example-bank.ch", "it starts with a period, an empty first label"),
+        ("www..example.de", "it has an empty label, two periods in a row"),
+        ("www.example.de.", "it ends with a period, as an absolute name does"),
+        ("https://www.example.jp", "it holds the URL scheme https://"),
+        ("www.example.jp/login", "it holds a path"),
+        ("ops@example.jp", "it holds an @, as a mailbox does"),
+        ("www.exam ple.de", "it contains whitespace"),
+        ("my_app.example.de", "label 'my_app' holds an underscore"),
+        ("w*.example.de", "label 'w*' holds '*', not a letter, digit or hyphen"),
+        ("a.*.example.de", "a wildcard may only be the whole leftmost label"),
+        ("*", "a wildcard may only be the whole leftmost label"),
+        ("xn--zz.example.de", "label 'xn--zz' is not valid punycode"),
+        ("xn--abc-.example.de", "label 'xn--abc-' ends with a hyphen"),
+        ("a" * 64 + ".de", "label 'aaaaaaaaaaaaaaaaaaaaa...' is over 63 octets"),
+        (".".join(["a" * 60] * 5), "it is over 253 octets"),
+        ("", "it is empty"),
+    ],
+)
+def test_dns_name_problem(name: str, problem: str | None) -> None:
+    assert names.dns_name_problem(name) == problem
+
+
+def test_mailbox_problem() -> None:
+    assert names.mailbox_problem("ops@example-kunde.de") is None
+    assert names.mailbox_problem("@example-kunde.de") == "it has no local part before the @"
+    assert names.mailbox_problem("ops@*.example.de") == (
+        "its domain '*.example.de': a wildcard may only be the whole leftmost label"
+    )
+    assert (
+        names.mailbox_problem("ops@-x.de") == "its domain '-x.de': label '-x' starts with a hyphen"
+    )

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.core.activity import last_day
 from jobs.core.settings import Settings, utcnow
 from jobs.db.engines import ca_engine
 from jobs.demo import dataset as demo
@@ -94,7 +96,8 @@ def _parts(message: EmailMessage) -> dict[str, Any]:
 
 def _csv_rows(message: EmailMessage) -> list[dict[str, str]]:
     (attachment,) = _parts(message)["csv"]
-    assert attachment.get_filename() == "early-revocations.csv"
+    # Dated by the window's last day, so that several nights' files saved side by side stay apart.
+    assert re.fullmatch(r"early-revocations-\d{4}-\d\d-\d\d\.csv", attachment.get_filename() or "")
     return list(csv.DictReader(io.StringIO(attachment.get_content())))
 
 
@@ -136,7 +139,7 @@ def test_acceptance_down_then_up_then_never_twice(
     assert {r["serial"] for r in rows} == _expected_serials(demo_data)
     assert len(rows) == len({(r["issuer"], r["serial"]) for r in rows})
     parts = _parts(message)
-    assert "mail.cua<ins>l</ins>tis.net" in parts["html"]
+    assert re.search(r'mail\.cua<ins style="[^"]+">l</ins>tis\.net', parts["html"])
     assert "mail.cua[+l]tis.net" in parts["text"]
     assert sorted(mail_env.envelopes[0][1]) == ["compliance@ca.example", "expertise@ca.example"]
     report = json.loads((out / "report.json").read_text())
@@ -372,7 +375,7 @@ def test_a_large_csv_is_attached_gzipped(
     (message,) = smtp_server.messages
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/gzip"
-    assert attachment.get_filename() == "early-revocations.csv.gz"
+    assert attachment.get_filename() == f"early-revocations-{last_day(NOW):%Y-%m-%d}.csv.gz"
     plain = (tmp_path / "out" / "early-revocations.csv").read_bytes()
     assert gzip.decompress(attachment.get_content()) == plain
 

@@ -40,7 +40,7 @@ def test_generic_profile_has_every_statement(dialect: str) -> None:
 def test_state_statements_load(dialect: str) -> None:
     statements = QuerySet(sql_dir() / "state", dialect)
     assert "insert_run" in statements.names()
-    assert statements["reported_cases_by_serial"].list_params == ("serials",)
+    assert statements["reported_cases_by_key"].list_params == ("case_keys",)
 
 
 def test_every_sql_file_has_a_header_and_one_statement() -> None:

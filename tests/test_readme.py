@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jobs.core import codes, errors
+from jobs.core import codes, errors, settings
 from jobs.face.cli import COMMANDS, build_parser
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -59,6 +59,16 @@ def test_every_command_is_documented_with_help() -> None:
         assert name in help_text
 
 
+def test_every_setting_is_documented() -> None:
+    section = _section("Configuration")
+    undocumented = [
+        name
+        for name in settings._PARSERS
+        if f"`{name}`" not in section and f"REVWATCH_{name.upper()}" not in section
+    ]
+    assert undocumented == []
+
+
 def test_exit_codes_match_the_error_classes() -> None:
     table = dict(re.findall(r"^\| (\d) \| ([^|]+) \|", _section("Exit codes"), re.MULTILINE))
     for cls, words in [
@@ -67,6 +77,7 @@ def test_exit_codes_match_the_error_classes() -> None:
         (errors.DeliveryError, "delivery"),
         (errors.LockHeldError, "lock"),
         (errors.StateError, "state"),
+        (errors.OutputError, "output or outbox"),
     ]:
         assert words in table[str(cls.exit_code)]
 

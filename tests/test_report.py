@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from jobs.core.activity import Activity, DayCount, OperatorCount
 from jobs.core.model import (
     Case,
     CertDiff,
@@ -43,6 +44,14 @@ T0 = datetime(2026, 11, 25, 12, 17, tzinfo=UTC)
 SINCE = datetime(2026, 11, 25, 2, 15, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 26, 2, 15, tzinfo=UTC)
 HOSTILE_SCRIPT = "<script>alert(1)</script>"
+# Thirty days ending with the window's last day (2026-11-26), as the source counts them.
+ACTIVITY = Activity(
+    days=tuple(
+        DayCount(datetime(2026, 10, 28).date() + timedelta(days=n), 10 + n, n % 4)
+        for n in range(30)
+    ),
+    operators=(OperatorCount("ra-officer-7", 120, 9), OperatorCount(None, 40, 2)),
+)
 HOSTILE_IMG = '"><img src=x onerror=alert(1)>'
 
 
@@ -141,16 +150,18 @@ def context(cases: list[Case], **kwargs: object) -> ReportContext:
     return build_context(cases, **args)  # type: ignore[arg-type]
 
 
+INS = r'<ins style="[^"<>]*background-color:[^"<>]*">'
+
+
 def test_seed_case_highlights_the_typo_in_every_format(seed: Case) -> None:
     out = render(context([seed]))
-    assert "mail.cua<ins>l</ins>tis.net" in out.html
+    # The edit highlight is styled inline: a client that strips <style> still shows it.
+    assert re.search("mail.cua" + INS + "l</ins>tis.net", out.html)
     assert "mail.cua[+l]tis.net" in out.text
     assert "4 h 38 min" in out.html and "4 h 38 min" in out.text
     assert "23 min after the revocation" in out.text
     assert "23 min after the revocation" in out.html
-    assert out.subject == (
-        "[revwatch] 1 early revocation, 2026-11-25 02:15 to 2026-11-26 02:15 UTC"
-    )
+    assert out.subject == "[revwatch] 0 need review, 1 early revocation, 2026-11-26"
     for cert in (seed.certificate, seed.replacement):
         assert cert is not None and cert.der is not None
         url = f"https://crt.sh/?sha256={hashlib.sha256(cert.der).hexdigest()}"
@@ -189,7 +200,7 @@ def test_hostile_fields_are_escaped_in_html(seed: Case) -> None:
         assert raw not in out.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out.html
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in out.html
-    assert "<ins>&lt;b&gt;x&lt;/b&gt;</ins>" in out.html
+    assert re.search(INS + "&lt;b&gt;x&lt;/b&gt;</ins>", out.html)
     assert "it&#39;s &#34;quoted&#34;" in out.html
     # The text body is not HTML: it shows the field as written, with no markup of our own.
     assert HOSTILE_SCRIPT in out.text
@@ -219,10 +230,12 @@ def test_edit_steps_in_text() -> None:
 
 def test_json_has_the_contract_keys_and_types(seed: Case) -> None:
     data = json.loads(render(context([seed, bare_case("ff", 60)], already_reported=3)).json)
-    assert list(data)[:8] == [
+    contract = [
         "generated_at", "source", "run_id", "window", "threshold_seconds",
         "already_reported", "summary", "cases",
     ]  # fmt: skip
+    assert [key for key in data if key in contract] == contract  # names and order kept
+    assert {"need_review", "trend", "operators"} <= set(data)
     assert data["window"] == {"since": "2026-11-25T02:15:00+00:00", "until": UNTIL.isoformat()}
     assert data["generated_at"] == "2026-11-26T02:15:00+00:00"
     assert (data["threshold_seconds"], data["already_reported"]) == (604800, 3)
@@ -295,9 +308,7 @@ def test_csv_parses_one_row_per_case_and_defuses_formulas(seed: Case) -> None:
 
 def test_quiet_night_says_so_and_names_the_window() -> None:
     out = render(context([], already_reported=2, threshold_seconds=86400))
-    assert out.subject == (
-        "[revwatch] no early revocations, 2026-11-25 02:15 to 2026-11-26 02:15 UTC"
-    )
+    assert out.subject == "[revwatch] quiet night: no early revocations, 2026-11-26"
     for body in (out.html, out.text):
         assert "No early revocations in this window" in body
         assert "2026-11-25 02:15 UTC to 2026-11-26 02:15 UTC" in body
@@ -343,19 +354,23 @@ def test_summary_counts_and_order_agree_across_outputs(seed: Case) -> None:
     assert [c["serial"] for c in data["cases"]] == ["a1b2c", "3", "1", "2"]
     assert [r["serial"] for r in csv.DictReader(io.StringIO(out.csv))] == ["a1b2c", "3", "1", "2"]
     assert data["summary"]["by_operator"] == {"alice": 2, "ra-officer-7": 1, "unknown": 1}
+    cards = re.findall(r'id="case-(\d+)".*?<strong>([^<]+)</strong>', out.html, re.DOTALL)
+    assert cards[0] == ("1", "mail.cuatis.net") and len(cards) == 4
+    headings = re.findall(r"^\d\. (\S+) revoked", out.text, re.MULTILINE)
+    assert headings[0] == "mail.cuatis.net" and len(headings) == 4
     for body in (out.html, out.text):
-        headings = re.findall(r"\d\. ([^<\s]+)(?:</strong>)?\s+revoked", body)
         assert "revoked, time since issuance unknown" in body
-        assert headings[0] == "mail.cuatis.net" and len(headings) == 4
         assert "keyCompromise: 2" in body and "alice: 2" in body and "unknown: 1" in body
     assert "Already reported:  4" in out.text
 
 
-def test_text_body_has_no_markup_and_short_lines(seed: Case) -> None:
+def test_text_body_has_no_markup_and_fits_80_columns(seed: Case) -> None:
     long_subject = "CN=" + "x" * 150 + ", O=" + "y " * 80
     case = replace(seed, certificate=replace(seed.certificate, subject=long_subject))
-    text = render(context([case])).text
-    assert max(len(line) for line in text.splitlines()) <= 100
+    text = render(context([case], activity=ACTIVITY)).text
+    # A URL cannot wrap; it stands alone on its line.
+    lines = [line for line in text.splitlines() if not line.strip().startswith("https://")]
+    assert max(len(line) for line in lines) <= 80
     assert not re.search(r"</?(ins|del|td|tr|span|a)\b", text)
     assert sum(len(run) for run in re.findall("x{10,}", text)) == 150  # wrapped, not cut
 
@@ -427,19 +442,21 @@ def test_enriched_golden_cases_show_edits_domain_subject_typo_and_reason() -> No
             now=revoked + timedelta(days=1),
         )
     )
+    words = " ".join(out.text.split())  # the text wraps at 80 columns
     assert (
-        "Name change:     mail.cuatis.net -> mail.cua[+l]tis.net "
-        "(edit distance 1, registrable domain)" in out.text
+        "Name change: mail.cuatis.net -> mail.cua[+l]tis.net "
+        "(edit distance 1, registrable domain)" in words
     )
-    assert "Subject typo:    O: CUATIS S.L.U -> CUA[+L]TIS S.L.U (edit distance 1)" in out.text
+    assert "Subject typo: O: CUATIS S.L.U -> CUA[+L]TIS S.L.U (edit distance 1)" in words
     assert (
         "Why this one: same subscriber, 1 of 1 names within distance 1, issued 23 min after "
         "revocation; 1 candidate" in " ".join(out.text.split())  # the text wraps it
     )
-    assert "mail.cua<ins>l</ins>tis.net" in out.html
+    assert re.search("mail.cua" + INS + "l</ins>tis.net", out.html)
     assert "registrable domain</strong>" in out.html
-    assert "<code>CUA<ins>L</ins>TIS S.L.U</code>" in out.html
-    assert "[error] diff.name.registrable_domain_typo" in out.text
+    assert re.search("<code[^>]*>CUA" + INS + "L</ins>TIS S.L.U</code>", out.html)
+    assert "[error] diff.name.registrable_domain_typo" in words
+    assert out.subject.startswith("[revwatch] 1 need review, 2 early revocations, ")
 
 
 def test_a_mass_revocation_night_shows_the_most_severe_in_full_and_all_in_the_csv() -> None:

@@ -421,3 +421,39 @@ def test_only_core_x509_calls_the_certificate_loaders() -> None:
 )
 def test_the_loader_scan_catches_a_direct_parse(source: str) -> None:
     assert loader_uses(source)
+
+
+def test_subject_attributes_are_named_never_dotted(ca: CertificateAuthority) -> None:
+    # RFC 4514 has no short name for postalCode or serialNumber; a reviewer must not read OIDs.
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CH"),
+            x509.NameAttribute(NameOID.POSTAL_CODE, "1260"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "CHE-123.456.789"),
+            x509.NameAttribute(x509.ObjectIdentifier("1.2.3.4"), "private"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "www.example.ch"),
+        ]
+    )
+    der = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.ca_cert.subject)
+        .public_key(new_key().public_key())
+        .serial_number(4243)
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+        .sign(ca.key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    parsed = parse_certificate(der)
+    assert [key for key, _ in parsed.subject_attributes] == [
+        "C", "postalCode", "serialNumber", "1.2.3.4", "CN",
+    ]  # fmt: skip
+    assert parsed.subject == (
+        "CN=www.example.ch,1.2.3.4=private,serialNumber=CHE-123.456.789,postalCode=1260,C=CH"
+    )
+    assert subject_dn(der) == parsed.subject
+    # A database column may spell it either way.
+    assert dn_attributes("CN=a,postalCode=1260,2.5.4.17=1261") == (
+        ("postalCode", "1261"), ("postalCode", "1260"), ("CN", "a"),
+    )  # fmt: skip

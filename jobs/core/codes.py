@@ -105,6 +105,39 @@ LABEL_DECLARED_REPLACEMENT = _label(
     Severity.INFO,
     "the CA database declares this replacement (ACME ARI)",
 )
+# What the revoked certificate got wrong, judged on its values (jobs.enrich.judge) and by pkilint.
+# The first two and the last are misissuance by the revoked certificate alone (error); a cut or
+# padded value is a data-entry slip like a typo (warning).
+LABEL_INVALID_NAME = _label(
+    "invalid-name",
+    Severity.ERROR,
+    "a name in the revoked certificate is not a valid DNS name (hyphen at a label's edge, empty "
+    "label or leading period, scheme or path, whitespace, underscore, overlong label or name, "
+    "bad punycode), IP address or mailbox",
+)
+LABEL_PLACEHOLDER_VALUE = _label(
+    "placeholder-value",
+    Severity.ERROR,
+    "a subject attribute of the revoked certificate holds a known placeholder or default "
+    '(Some-State, Default City, XX, N/A, ".")',
+)
+LABEL_TRUNCATED_VALUE = _label(
+    "truncated-value",
+    Severity.WARNING,
+    "a name or subject value of the revoked certificate is a strict part of the replacement's "
+    "(2153 -> 21532)",
+)
+LABEL_EXTRA_TEXT = _label(
+    "extra-text",
+    Severity.WARNING,
+    "the replacement's name or subject value is a strict part of the revoked one's "
+    "(Tokyo, C=JP -> Tokyo)",
+)
+LABEL_LINT_FIXED = _label(
+    "lint-fixed",
+    Severity.ERROR,
+    "the replacement fixes at least one lint error of the revoked certificate (pkilint)",
+)
 
 # Detection: the case itself, and problems with the records behind it.
 DETECT_REVOKED_EARLY = _code(
@@ -141,7 +174,8 @@ DATA_DUPLICATE_REVOCATION = _code(
 DATA_REVOCATION_TIME_UNREADABLE = _code(
     "data.revocation_time_unreadable",
     Severity.ERROR,
-    "a revocation time that cannot be read (a run-level problem, logged)",
+    "a revocation time that cannot be read (a run-level problem: in the report's `problems`, no "
+    "case holds it)",
 )
 DATA_SERIAL_INVALID = _code(
     "data.serial_invalid", Severity.ERROR, "a serial that is not hexadecimal"
@@ -163,6 +197,12 @@ DATA_REASON_UNKNOWN = _code(
     "data.reason_unknown",
     Severity.WARNING,
     "a reason code that is not an RFC 5280 CRLReason",
+)
+DATA_TIME_UNREADABLE = _code(
+    "data.time_unreadable",
+    Severity.WARNING,
+    "a validity or issuance time that cannot be read (infinity, out of range, garbage): "
+    "treated as unknown, the value named",
 )
 
 # The certificate diff (jobs.enrich.rules), and enrichment itself.
@@ -190,6 +230,11 @@ DIFF_NAME_IDN = _code(
 DIFF_NAME_ADDED = _code("diff.name.added", Severity.INFO, "names the replacement adds")
 DIFF_NAME_REMOVED = _code(
     "diff.name.removed", Severity.INFO, "names dropped without a close partner"
+)
+DIFF_NAME_PAIRING_CAPPED = _code(
+    "diff.name.pairing_capped",
+    Severity.WARNING,
+    "more names than the diff pairs (10,000 a side): the rest are listed as added and removed",
 )
 DIFF_IDENTICAL_NAMES = _code(
     "diff.identical_names", Severity.INFO, "the replacement has the same names"
@@ -232,6 +277,41 @@ DIFF_IDENTICAL_REISSUE = _code(
     "same names, subject, key, issuer and profile: only serial and validity moved",
     LABEL_IDENTICAL_REISSUE,
 )
+DIFF_NAME_INVALID = _code(
+    "diff.name.invalid",
+    Severity.ERROR,
+    "a name of the revoked certificate is not valid for its type (the reason named)",
+    LABEL_INVALID_NAME,
+)
+DIFF_SUBJECT_PLACEHOLDER = _code(
+    "diff.subject.placeholder",
+    Severity.ERROR,
+    "a subject attribute of the revoked certificate holds a known placeholder (its source named)",
+    LABEL_PLACEHOLDER_VALUE,
+)
+DIFF_VALUE_TRUNCATED = _code(
+    "diff.value.truncated",
+    Severity.WARNING,
+    "a name or subject value of the revoked certificate is a strict part of the replacement's",
+    LABEL_TRUNCATED_VALUE,
+)
+DIFF_VALUE_EXTRA_TEXT = _code(
+    "diff.value.extra_text",
+    Severity.WARNING,
+    "the replacement's name or subject value is a strict part of the revoked one's",
+    LABEL_EXTRA_TEXT,
+)
+DIFF_LINT_FIXED = _code(
+    "diff.lint.fixed",
+    Severity.ERROR,
+    "the replacement no longer has lint errors the revoked certificate has (pkilint codes named)",
+    LABEL_LINT_FIXED,
+)
+DIFF_LINT_INTRODUCED = _code(
+    "diff.lint.introduced",
+    Severity.WARNING,
+    "the replacement has lint errors the revoked certificate has not (pkilint codes named)",
+)
 DIFF_DER_UNPARSEABLE = _code(
     "diff.der_unparseable",
     Severity.WARNING,
@@ -246,6 +326,12 @@ ENRICH_FAILED = _code(
     "enrich.failed",
     Severity.ERROR,
     "enrichment of this case failed; it is reported as detected",
+)
+ENRICH_LINT_FAILED = _code(
+    "enrich.lint_failed",
+    Severity.WARNING,
+    "the linter failed on a certificate of the case; its lint is left out and nothing counts as "
+    "fixed",
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(_CODES)

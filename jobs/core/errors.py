@@ -49,3 +49,10 @@ class StateError(RevwatchError):
     """The job's own state database could not be read or written."""
 
     exit_code = 6
+
+
+class OutputError(RevwatchError):
+    """A file the job writes (the --out outputs, the outbox, the backfill's evidence) could not be
+    written; nothing partial was left in its place."""
+
+    exit_code = 7

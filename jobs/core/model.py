@@ -56,6 +56,14 @@ def normalise_serial(value: str | int) -> str:
     return format(number, "x")
 
 
+def ledger_key(issuer: str, serial: str) -> str:
+    """The ledger's fixed-length key of a certificate: SHA-256 (hex) of issuer, NUL, serial.
+
+    Any serial a CA database holds fits, however long or malformed; the NUL keeps the two parts
+    apart (PostgreSQL text cannot hold one). Migration 0005 computes the same in SQL."""
+    return hashlib.sha256(issuer.encode("utf-8") + b"\0" + serial.encode("utf-8")).hexdigest()
+
+
 class Severity(StrEnum):
     """How much a finding matters to a reviewer."""
 
@@ -77,6 +85,9 @@ class Finding:
     code: str
     severity: Severity
     message: str
+    # The record a run-level problem is about (a revocation record that belongs to no case), so
+    # report.json can name it apart from the message; None for a case's own findings.
+    record: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +143,13 @@ class Revocation:
     revoked_by: str | None = None
     comment: str | None = None
     record_id: str | None = None
+    # The reason as the record wrote it, when it is not an integer code at all (`'abc'`, `1.7`).
+    reason_text: str | None = None
 
     @property
     def reason(self) -> str:
+        if self.reason_code is None and self.reason_text is not None:
+            return f"unknown({self.reason_text})"
         return reason_name(self.reason_code)
 
 
@@ -180,6 +195,33 @@ class CertDiff:
 
 
 @dataclass(frozen=True)
+class LintFinding:
+    """One finding a linter reported on a certificate: its code and the linter's own severity
+    (pkilint's, lower case: `fatal`, `error`, `warning`, `notice`, `info`)."""
+
+    code: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class LintDiff:
+    """The lint of a case's two certificates, and what changed between them.
+
+    `linter` names the linter, its version and the certificate types it linted as. `fixed`: codes
+    on the revoked certificate and not on the replacement (empty without a replacement);
+    `introduced`: codes only on the replacement. A certificate the linter failed on has no
+    findings here (the case carries a finding saying so), and then nothing counts as fixed or
+    introduced.
+    """
+
+    linter: str
+    revoked: tuple[LintFinding, ...]
+    replacement: tuple[LintFinding, ...] = ()
+    fixed: tuple[str, ...] = ()
+    introduced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Case:
     """A certificate revoked within the threshold of its issuance, and what we learnt about it.
 
@@ -187,7 +229,9 @@ class Case:
     problems with the records, each naming the record); enrichment fills the replacement, the diff,
     the labels and `domains`: the registrable domain of each of the revoked certificate's names
     (None for a name that has none: an IP address, a mailbox, a bare public suffix), distinct,
-    so that the report can count by domain without knowing the Public Suffix List.
+    so that the report can count by domain without knowing the Public Suffix List. `lint` is the
+    lint diff of the two certificates (None when not linted: no DER, or a case a mass night does
+    not show in full); `cause` the "likely cause" sentence composed from labels and lint diff.
     """
 
     certificate: Certificate
@@ -200,6 +244,8 @@ class Case:
     diff: CertDiff | None = None
     labels: tuple[str, ...] = ()
     domains: tuple[str | None, ...] = ()
+    lint: LintDiff | None = None
+    cause: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

@@ -12,12 +12,16 @@ back to a default.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -27,47 +31,83 @@ from sqlalchemy.exc import ArgumentError
 from jobs.core.errors import ConfigError
 from jobs.core.resources import sql_dir
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "REVWATCH_"
 # A profile is a directory of SQL under sql/profiles/: adding one needs no Python change here.
 PROFILES = tuple(sorted(p.name for p in (sql_dir() / "profiles").iterdir() if p.is_dir()))
 SECURITY_MODES = ("none", "starttls", "tls")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# The longest duration any setting takes: ten years is beyond any threshold, window or timeout
+# that makes sense, and keeps every window arithmetic (now - 2 x threshold) inside datetime's range.
+MAX_DURATION = timedelta(days=3660)
+# A secret file is a password, not a stream: /dev/zero must not hang the job.
+_SECRET_MAX_BYTES = 64 * 1024
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 
 def parse_duration(value: str | int | float) -> timedelta:
-    """`7d`, `36h`, `90m`, `30s` (or a number of seconds) as a positive timedelta."""
+    """`7d`, `36h`, `90m`, `30s` (or a number of seconds) as a positive, finite timedelta of at
+    most MAX_DURATION."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
         if not match:
             raise ConfigError(f"bad duration {value!r}: use a number and a unit, like 7d, 36h, 90m")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ConfigError(f"bad duration {value!r}: it must be positive")
+    else:
+        raise ConfigError(f"bad duration {value!r}: use a number and a unit, like 7d, 36h, 90m")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"bad duration {value!r}: it must be positive and finite")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ConfigError(f"bad duration {value!r}: at most {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 
 def parse_time(value: str | datetime) -> datetime:
     """An ISO 8601 time as aware UTC; a time without offset is taken as UTC."""
+    bad = f"bad time {value!r}: use ISO 8601, like 2026-11-27 or 2026-11-27T02:15:00Z"
     if isinstance(value, datetime):
         parsed = value
-    else:
+    elif isinstance(value, str | date):
         try:
             parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(
-                f"bad time {value!r}: use ISO 8601, like 2026-11-27 or 2026-11-27T02:15:00Z"
-            ) from None
+            raise ConfigError(bad) from None
+    else:
+        raise ConfigError(bad)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(f"bad time {value!r}: out of range in UTC") from None
 
 
-def _addresses(value: str | list[str]) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(a.strip() for a in items if str(a).strip())
+def _address(value: Any) -> str:
+    """One mail address (`a@b.example` or `Name <a@b.example>`) whose domain is a plain host."""
+    if not isinstance(value, str):
+        raise ConfigError(f"bad mail address {value!r}: it must be text")
+    text = value.strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+        raise ConfigError(f"bad mail address {value!r}: it holds a control character")
+    address = parseaddr(text)[1]
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or not set(domain) <= _HOST_CHARS:
+        raise ConfigError(f"bad mail address {value!r}: use name@host.example")
+    return text
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ConfigError(f"bad address list {value!r}: a comma-separated text or a list")
+    return tuple(_address(a) for a in items if not isinstance(a, str) or a.strip())
 
 
 def _bool(value: str | bool) -> bool:
@@ -81,11 +121,18 @@ def _bool(value: str | bool) -> bool:
     raise ConfigError(f"bad boolean {value!r}: use true or false")
 
 
-def _port(value: str | int) -> int:
+def _integer(value: Any, what: str) -> int:
+    """An integer from text or a TOML integer; 25.9, true or a list are refused, not rounded."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"bad {what} {value!r}: a whole number")
     try:
-        port = int(value)
+        return int(value)
     except ValueError:
-        raise ConfigError(f"bad port {value!r}") from None
+        raise ConfigError(f"bad {what} {value!r}: a whole number") from None
+
+
+def _port(value: str | int) -> int:
+    port = _integer(value, "port")
     if not 0 < port < 65536:
         raise ConfigError(f"bad port {value!r}: 1 to 65535")
     return port
@@ -93,26 +140,29 @@ def _port(value: str | int) -> int:
 
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     def parse(value: str) -> str:
-        if str(value) not in options:
+        if not isinstance(value, str) or value not in options:
             raise ConfigError(f"bad value {value!r}: one of {', '.join(options)}")
-        return str(value)
+        return value
 
     return parse
 
 
-def _path(value: str) -> Path:
-    return Path(str(value)).expanduser()
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"bad value {value!r}: it must be text")
+    if "\x00" in value:
+        raise ConfigError("bad value: it holds a NUL character")
+    return value
 
 
-def _text(value: str) -> str:
-    return str(value)
+def _path(value: Any) -> Path:
+    return (value if isinstance(value, Path) else Path(_text(value))).expanduser()
 
 
 def _count(value: str | int) -> int:
-    try:
-        count = int(value)
-    except ValueError:
-        raise ConfigError(f"bad count {value!r}") from None
+    count = _integer(value, "count")
+    if count > 1000:
+        raise ConfigError(f"bad count {value!r}: at most 1000")
     if count < 1:
         raise ConfigError(f"bad count {value!r}: at least 1")
     return count
@@ -154,8 +204,11 @@ class Settings:
     schedule_cron: str = "15 2 * * *"
     schedule_timezone: str = "UTC"
     outbox: Path | None = None
+    outbox_retention: timedelta = timedelta(days=30)
+    ignore_ledger: bool = False
     metrics_file: Path | None = None
     log_format: str = "text"
+    csv_bom: bool = False
     config_file: Path | None = None
 
     def ca_url(self) -> URL:
@@ -194,25 +247,47 @@ def _default_state_dir() -> Path:
 
 def _url(text: str, what: str) -> URL:
     try:
-        return make_url(text)
-    except ArgumentError:
+        url = make_url(text)
+        url.port  # noqa: B018 - a port that is not a number fails here, not at connect time
+    except (ArgumentError, ValueError):
         raise ConfigError(f"bad {what} URL {redact_url(text)!r}") from None
+    return url
+
+
+def _checked_url(value: Any, what: str) -> str:
+    """A database URL (or a plain SQLite file path), checked now; kept as text."""
+    text = _text(value)
+    if "://" in text:
+        _url(text, what)
+    return text
 
 
 def redact_url(text: str | URL) -> str:
-    """A database URL safe to print: the password, if any, is masked."""
-    try:
-        return make_url(text).render_as_string(hide_password=True)
-    except ArgumentError:
-        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(text))
+    """A database URL safe to print: the password, if any, is masked.
+
+    Text is masked by hand before any parsing: a password with an unencoded `@` or `/` would
+    otherwise leave its tail in the host part of whatever a parser makes of it."""
+    if isinstance(text, URL):
+        return text.render_as_string(hide_password=True)
+    scheme, sep, rest = str(text).partition("://")
+    if not sep:
+        return str(text)
+    query = rest.find("?")
+    at = rest.rfind("@", 0, query if query >= 0 else len(rest))
+    # The user info ends at the last `@` before the path; a `/` inside a password is covered.
+    if at < 0:
+        return str(text)
+    user = rest[:at].split(":", 1)
+    masked = f"{user[0]}:***" if len(user) > 1 else user[0]
+    return f"{scheme}://{masked}@{rest[at + 1 :]}"
 
 
 # name -> parser; the TOML key and the environment variable derive from the name.
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "ca_db": _text,
+    "ca_db": lambda value: _checked_url(value, "CA database"),
     "ca_db_password": _text,
     "profile": _choice(PROFILES),
-    "state_db": _text,
+    "state_db": lambda value: _checked_url(value, "state database"),
     "since": parse_time,
     "until": parse_time,
     "threshold": parse_duration,
@@ -237,8 +312,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "validity_offset": parse_duration,
     "boulder_lookback": parse_duration,
     "outbox": _path,
+    "outbox_retention": parse_duration,
+    "ignore_ledger": _bool,
     "metrics_file": _path,
     "log_format": _choice(("text", "json")),
+    "csv_bom": _bool,
 }
 # Secrets may also come from a file named by `<name>_file` (e.g. REVWATCH_SMTP_PASSWORD_FILE).
 _SECRET_FILES = {"ca_db_password_file": "ca_db_password", "smtp_password_file": "smtp_password"}
@@ -246,10 +324,20 @@ _SETTINGS_FIELDS = {f.name for f in fields(Settings)}
 
 
 def _read_secret(path: str, name: str) -> str:
+    file = Path(path).expanduser()
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8").strip()
+        if not file.is_file():
+            raise ConfigError(f"cannot read {name} from {path}: not a regular file")
+        with file.open("rb") as handle:
+            content = handle.read(_SECRET_MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read {name} from {path}: {exc.strerror}") from None
+    if len(content) > _SECRET_MAX_BYTES:
+        raise ConfigError(f"cannot read {name} from {path}: larger than a password can be")
+    try:
+        return content.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read {name} from {path}: not UTF-8 text") from None
 
 
 def _layer(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -313,6 +401,17 @@ def load_settings(
     if config_file is not None:
         merged.update(_layer(read_file(config_file), f"config file {config_file}"))
     merged.update(_layer(read_environment(environ), "environment"))
+    for name in ("ca_db", "state_db"):
+        given = flags.get(name)
+        if isinstance(given, str) and redact_url(given) != given:
+            # Flags are visible to every user in `ps`: say so, do not echo the URL.
+            log.warning(
+                "--%s holds a password, visible to every user of this host in the process list; %s",
+                name.replace("_", "-"),
+                "give it through REVWATCH_CA_DB_PASSWORD_FILE instead"
+                if name == "ca_db"
+                else "set the URL in REVWATCH_STATE_DB or the config file instead",
+            )
     merged.update(_layer({k: v for k, v in flags.items() if v is not None}, "command line"))
     settings = replace(Settings(config_file=config_file), **merged)
     return check(settings)

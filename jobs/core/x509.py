@@ -2,10 +2,11 @@
 
 Owns the one place where `cryptography` parses certificates (tests/test_x509.py fails if any
 other module under `jobs/` calls its loaders): serial, issuer and subject DNs and the subject's
-attributes, subject alternative names of every type, validity, the public key's fingerprint, type
-and size, extended key usages, certificate policies and the precertificate poison; the issuer
-name's encoding (Boulder's NameID hashes it); and the reading of an RFC 4514 DN string from a
-database column. It must not decide what the fields mean (detection and diffing do that), log, or
+attributes (named as reviewers read them: `postalCode`, never `2.5.4.17`), subject alternative
+names of every type, validity, the public key's fingerprint, type and size, extended key usages,
+certificate policies and the precertificate poison; the issuer name's encoding (Boulder's NameID
+hashes it); and the reading of an RFC 4514 DN string from a database column (`dn_attributes`,
+`named_dn`). It must not decide what the fields mean (detection and diffing do that), log, or
 let any parser exception escape: DER in a CA database is data written partly by subscribers, so
 every failure becomes a `ValueError` with a short message that the caller attaches to the record
 it came from (a `data.der_unparseable` finding, or an unknown field).
@@ -14,6 +15,7 @@ it came from (a `data.der_unparseable` finding, or an unknown field).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from jobs.core.model import normalise_serial
 
@@ -54,6 +56,28 @@ POLICY_NAMES: dict[str, str] = {
     "2.5.29.32.0": "anyPolicy",
 }
 
+# Subject attributes RFC 4514 has no short name for, by the names OpenSSL and the CA/B Forum use:
+# a reviewer reads `postalCode=21532`, never `2.5.4.17=21532`. Unknown ones keep their OID.
+ATTRIBUTE_NAMES: dict[x509.ObjectIdentifier, str] = {
+    NameOID.POSTAL_CODE: "postalCode",
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.BUSINESS_CATEGORY: "businessCategory",
+    NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
+    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
+    NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+    NameOID.EMAIL_ADDRESS: "emailAddress",
+    NameOID.GIVEN_NAME: "givenName",
+    NameOID.SURNAME: "surname",
+    NameOID.TITLE: "title",
+    NameOID.INITIALS: "initials",
+    NameOID.PSEUDONYM: "pseudonym",
+    NameOID.GENERATION_QUALIFIER: "generationQualifier",
+    NameOID.DN_QUALIFIER: "dnQualifier",
+}
+_NAME_OIDS = {name: oid for oid, name in ATTRIBUTE_NAMES.items()}
+_DOTTED_ATTRIBUTE = re.compile(r"(?:^|,)\s*\d+(?:\.\d+)+=")
+
 # RFC 6962 precertificate poison: a precertificate is not a usable certificate.
 PRECERT_POISON_OID = "1.3.6.1.4.1.11129.2.4.3"
 
@@ -69,10 +93,12 @@ class ParsedCertificate:
     addresses as text, RFC 822 mailboxes and URIs verbatim; `dns_names`, `ip_addresses`,
     `emails` and `uris` hold the same entries by type. Other SAN types (otherName,
     directoryName, registeredID) are left out because no TLS name comparison can use them.
-    `subject_attributes` are (RFC 4514 name, value) pairs in encoded order (`("C", "ES")`,
-    `("CN", "www.example.com")`). `eku` and `policies` are dotted OIDs in certificate order
-    (`EKU_NAMES` and `POLICY_NAMES` name the common ones); `key_size` is None for keys without
-    one (Ed25519). Times are aware UTC; `sha256` is the hex SHA-256 of the DER.
+    `subject_attributes` are (name, value) pairs in encoded order (`("C", "ES")`,
+    `("CN", "www.example.com")`, `("postalCode", "1260")`: RFC 4514's short names, else
+    `ATTRIBUTE_NAMES`, else the dotted OID); `subject` spells them the same way. `eku` and
+    `policies` are dotted OIDs in certificate order (`EKU_NAMES` and `POLICY_NAMES` name the
+    common ones); `key_size` is None for keys without one (Ed25519). Times are aware UTC;
+    `sha256` is the hex SHA-256 of the DER.
     """
 
     serial: str
@@ -103,7 +129,7 @@ def parse_certificate(der: bytes | bytearray | memoryview) -> ParsedCertificate:
         serial = normalise_serial(cert.serial_number)
     with _failure("certificate issuer or subject does not parse"):
         issuer = cert.issuer.rfc4514_string()
-        subject = cert.subject.rfc4514_string()
+        subject = cert.subject.rfc4514_string(ATTRIBUTE_NAMES)
         attributes = _attributes(cert.subject)
     with _failure("certificate validity does not parse"):
         not_before = cert.not_valid_before_utc.astimezone(UTC)
@@ -149,7 +175,7 @@ def subject_dn(der: bytes | bytearray | memoryview) -> str:
     thousands of certificates); raise ValueError naming what was wrong."""
     _, cert = _load(der)
     with _failure("certificate issuer or subject does not parse"):
-        return cert.subject.rfc4514_string()
+        return cert.subject.rfc4514_string(ATTRIBUTE_NAMES)
 
 
 def _load(der: bytes | bytearray | memoryview) -> tuple[bytes, x509.Certificate]:
@@ -198,11 +224,23 @@ class ParseCache:
 def dn_attributes(dn: str) -> tuple[tuple[str, str], ...]:
     """(name, value) pairs of an RFC 4514 DN string, most general first, as encoded.
 
-    This reads a DN as a CA database column spells it (`CN=a,O=B\\, S.L.,C=ES`); a string that
-    is not RFC 4514 raises ValueError.
+    This reads a DN as a CA database column spells it (`CN=a,O=B\\, S.L.,C=ES`, `postalCode=1260`
+    or `2.5.4.17=1260`); a string that is not RFC 4514 raises ValueError.
     """
     with _failure("distinguished name does not parse"):
-        return _attributes(x509.Name.from_rfc4514_string(dn))
+        return _attributes(x509.Name.from_rfc4514_string(dn, _NAME_OIDS))
+
+
+@lru_cache(maxsize=65_536)
+def named_dn(dn: str) -> str:
+    """An RFC 4514 DN string with its attributes by name (`2.5.4.17=1260` -> `postalCode=1260`);
+    the string unchanged when it names them already or does not parse (it is shown as written)."""
+    if not _DOTTED_ATTRIBUTE.search(dn):
+        return dn
+    try:
+        return x509.Name.from_rfc4514_string(dn, _NAME_OIDS).rfc4514_string(ATTRIBUTE_NAMES)
+    except Exception:
+        return dn
 
 
 def _attributes(name: x509.Name) -> tuple[tuple[str, str], ...]:
@@ -210,7 +248,8 @@ def _attributes(name: x509.Name) -> tuple[tuple[str, str], ...]:
     for attribute in name:
         value = attribute.value
         text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        out.append((attribute.rfc4514_attribute_name, text))
+        key = ATTRIBUTE_NAMES.get(attribute.oid) or attribute.rfc4514_attribute_name
+        out.append((key, text))
     return tuple(out)
 
 

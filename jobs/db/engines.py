@@ -4,21 +4,28 @@ Owns how a URL becomes an engine: the driver chosen for each dialect, the CA dat
 read-only (PostgreSQL `default_transaction_read_only`, MySQL `SET SESSION TRANSACTION READ ONLY`,
 SQLite `mode=ro` plus `query_only`), every session in UTC, and connection failures turned into
 one-line errors. The CA sessions' set-up statements are read from `sql/session/`, not spelled
-here. It must not run the job's queries.
+here. A SQLite ledger is created 0600 and each of its transactions holds the write lock from the
+start (`BEGIN IMMEDIATE`), DDL included. It must not run the job's queries.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.types.datetime import TimestampLoader, TimestamptzLoader
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from jobs.core.errors import ConfigError
+from jobs.core.atomic import create_private
+from jobs.core.errors import ConfigError, StateError
+from jobs.core.model import ledger_key
 from jobs.core.settings import redact_url
 from jobs.db import queries
 
@@ -49,12 +56,38 @@ def _sqlite_path(url: URL) -> Path:
 
 # The session set-up statements of each dialect (`sql/session/<name>.<dialect>.sql`). PostgreSQL
 # has none: it takes the same settings as startup options, in force before the first statement.
-SESSION: dict[str, tuple[str, ...]] = {"sqlite": ("read_only",), "mysql": ("read_only", "utc")}
+SESSION: dict[str, tuple[str, ...]] = {
+    "sqlite": ("read_only", "begin_write"),
+    "mysql": ("read_only", "utc"),
+}
 
 
 def session_sql(dialect: str, name: str) -> str:
     """The text of one session set-up statement; every one of the dialect's is checked now."""
     return queries.load("session", dialect).declare(*SESSION[dialect])[name].sql
+
+
+def _lenient_time_loaders(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL times Python cannot hold (`infinity`, `-infinity`, BC dates, year 10000+) come
+    back as their text instead of failing the whole query: the source names them per record."""
+    for name, loader in (("timestamptz", _LenientTimestamptz), ("timestamp", _LenientTimestamp)):
+        dbapi_connection.adapters.register_loader(name, loader)
+
+
+class _LenientTimestamptz(TimestamptzLoader):
+    def load(self, data: Buffer) -> datetime | str:  # type: ignore[override]
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            return bytes(data).decode("utf-8", "replace")
+
+
+class _LenientTimestamp(TimestampLoader):
+    def load(self, data: Buffer) -> datetime | str:  # type: ignore[override]
+        try:
+            return super().load(data)
+        except psycopg.DataError:
+            return bytes(data).decode("utf-8", "replace")
 
 
 def ca_engine(url: URL) -> Engine:
@@ -78,7 +111,9 @@ def ca_engine(url: URL) -> Engine:
         options = "-c default_transaction_read_only=on -c TimeZone=UTC"
         # application_name lets the CA's DBAs see (and, if need be, stop) our sessions.
         connect_args = {"options": options, "application_name": "revwatch"}
-        return _create(url, connect_args=connect_args, pool_pre_ping=True)
+        engine = _create(url, connect_args=connect_args, pool_pre_ping=True)
+        event.listen(engine, "connect", _lenient_time_loaders)
+        return engine
     # Read before the engine exists, so that a missing or malformed file fails at start.
     read_only = session_sql("mysql", "read_only")
     engine = _create(url, connect_args={"init_command": session_sql("mysql", "utc")})
@@ -89,6 +124,13 @@ def ca_engine(url: URL) -> Engine:
             cursor.execute(read_only)
 
     return engine
+
+
+def _ledger_connection(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling commits DDL on the spot, outside the migration's
+    # transaction; with it off, SQLAlchemy's "begin" event opens each transaction instead.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.create_function("revwatch_case_key", 2, ledger_key, deterministic=True)
 
 
 def state_engine(url: URL, *, read_only: bool = False) -> Engine:
@@ -111,10 +153,16 @@ def state_engine(url: URL, *, read_only: bool = False) -> Engine:
                 poolclass=NullPool,
             )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Which certificates were reported is for the job's user alone; SQLite gives its
+            # journal the database file's mode.
+            create_private(path)
         except OSError as exc:
-            raise ConfigError(f"cannot create the state directory {path.parent}: {exc}") from None
-        return _create(url, poolclass=NullPool)
+            raise StateError(f"cannot create the ledger {path}: {exc.strerror}") from None
+        begin = session_sql("sqlite", "begin_write")
+        engine = _create(url, poolclass=NullPool)
+        event.listen(engine, "connect", _ledger_connection)
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+        return engine
     if backend == "postgresql":
         options = "-c TimeZone=UTC" + (" -c default_transaction_read_only=on" if read_only else "")
         connect_args = {"options": options, "application_name": "revwatch-ledger"}

@@ -10,6 +10,7 @@ never writes the SMTP password into a repr, a log line or an error message.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
@@ -242,9 +243,21 @@ def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | Non
     return None
 
 
+def _secrets(settings: SmtpSettings) -> list[str]:
+    """The password and every form AUTH sends it in: a server that echoes the base64 blob of
+    AUTH PLAIN or LOGIN back in its reply must not get it into a log or the ledger."""
+    if not settings.password:
+        return []
+    user, password = (settings.user or "").encode(), settings.password.encode()
+    blobs = [b"\0" + user + b"\0" + password, user + b"\0" + user + b"\0" + password, password]
+    encoded = [base64.b64encode(blob).decode("ascii") for blob in blobs]
+    # Longest first, so that a blob is masked whole before the password inside it is.
+    return sorted({settings.password, *encoded}, key=len, reverse=True)
+
+
 def _redact(text: str, settings: SmtpSettings) -> str:
-    if settings.password:
-        text = text.replace(settings.password, "***")
+    for secret in _secrets(settings):
+        text = text.replace(secret, "***")
     return text
 
 

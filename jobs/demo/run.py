@@ -46,7 +46,8 @@ def run_demo(out: Path, now: datetime) -> DemoRun:
         raise ConfigError(f"cannot create the demo directory {out}: {exc.strerror}") from None
     ca_path = out / "demo-ca.sqlite"
     state_path = out / "demo-state.sqlite"
-    # The previous demo's state: left in place, its outbox would be "recovered" by this run.
+    # A clean slate: the previous demo's ledger and mail. Its outbox entries belong to that
+    # ledger (a new one never sends them) and would only be left lying about.
     for stale in (state_path, Path(f"{state_path}.lock")):
         stale.unlink(missing_ok=True)
     for folder in ("mailbox", "outbox"):

@@ -12,7 +12,7 @@ format reports.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,10 +127,17 @@ def detect(
         if not isinstance(revoked_at, datetime):
             problems.append(
                 codes.DATA_REVOCATION_TIME_UNREADABLE.finding(
-                    f"{_label(row)}: the revocation time is missing or unreadable; "
-                    "the record cannot be placed in any window",
+                    f"{_label(row)}: the revocation time "
+                    + (
+                        f"{raw!r} is unreadable"
+                        if (raw := (row.get("unreadable") or {}).get("revoked_at"))
+                        else "is missing"
+                    )
+                    + "; the record cannot be placed in any window",
                 )
             )
+            # It belongs to no case, so it names its record apart (report.json's `problems`).
+            problems[-1] = replace(problems[-1], record=_label(row))
             continue
         if not since <= revoked_at < until:
             continue

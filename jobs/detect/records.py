@@ -7,6 +7,8 @@ each naming the record. Pure: no database, no clock. It must not decide what is 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +25,8 @@ def serial_of(value: Any) -> tuple[str, Finding | None]:
     try:
         return normalise_serial(raw), None
     except ValueError:
-        return raw.strip().lower(), codes.DATA_SERIAL_INVALID.finding(
+        # Lower-cased but not stripped: `''` and `'  '` are two records, never one case.
+        return raw.lower(), codes.DATA_SERIAL_INVALID.finding(
             f"serial {raw!r} is not hexadecimal; it is reported as written",
         )
 
@@ -43,6 +46,58 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def _der(value: Any) -> tuple[bytes | None, str | None]:
+    """The certificate's DER from its column, and why it could not be read (None when it could).
+
+    A CA that stores the certificate as text gets it read as PEM, base64 or hex, never ignored."""
+    if value is None:
+        return None, None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return (bytes(value) or None), None
+    if not isinstance(value, str):
+        return None, f"the certificate column holds a {type(value).__name__}, not bytes"
+    text = "".join(
+        line for line in value.strip().splitlines() if not line.startswith("-----")
+    ).replace(" ", "")
+    if not text:
+        return None, None
+    try:
+        if all(c in "0123456789abcdefABCDEF" for c in text) and len(text) % 2 == 0:
+            return bytes.fromhex(text), None
+        return base64.b64decode(text, validate=True), None
+    except (ValueError, binascii.Error):
+        return None, "the certificate column holds text that is neither PEM, base64 nor hex"
+
+
+def _reason(value: Any) -> tuple[int | None, str | None]:
+    """(RFC 5280 code, the value as written when it is not an integer at all)."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, str(value)
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, float):
+        return (int(value), None) if value.is_integer() else (None, repr(value))
+    text = str(value).strip()
+    if text.lstrip("+-").isdigit() and text.isascii():
+        return int(text), None
+    return None, str(value)
+
+
+def unreadable_times(row: Mapping[str, Any], label: str, columns: tuple[str, ...]) -> list[Finding]:
+    """A finding for each of `columns` whose value the source could not read as a time."""
+    raw = row.get("unreadable") or {}
+    return [
+        codes.DATA_TIME_UNREADABLE.finding(
+            f"{label}: {column} holds {raw[column]!r}, which is not a readable time; "
+            "it is treated as unknown"
+        )
+        for column in columns
+        if column in raw
+    ]
+
+
 def certificate_from_row(
     row: Mapping[str, Any],
     label: str,
@@ -60,10 +115,18 @@ def certificate_from_row(
     serial, problem = serial_of(row.get("serial"))
     if problem:
         findings.append(replace(problem, message=f"{label}: {problem.message}"))
+    findings += unreadable_times(row, label, ("issued_at", "not_before", "not_after"))
     column_names = _split_names(row.get("names"))
     names, spki, der_error = column_names, None, None
-    der = row.get("der")
-    if isinstance(der, bytes) and der and (parse or not column_names):
+    der, der_problem = _der(row.get("der"))
+    if der_problem:
+        der_error = der_problem
+        findings.append(
+            codes.DATA_DER_UNPARSEABLE.finding(
+                f"{label}: {der_problem}; the database columns are reported instead"
+            )
+        )
+    if der is not None and (parse or not column_names):
         parsed = cache.get(der) if cache is not None else _parse(der)
         if isinstance(parsed, str):
             der_error = parsed
@@ -100,7 +163,7 @@ def certificate_from_row(
         not_before=_time(row.get("not_before")),
         not_after=_time(row.get("not_after")),
         issued_at=_time(row.get("issued_at")),
-        der=der if isinstance(der, bytes) and der else None,
+        der=der,
         der_error=der_error,
         spki_sha256=spki,
     )
@@ -120,12 +183,12 @@ def revocation_from_row(
     """A Revocation from a revocation row whose time the caller has already checked."""
     findings: list[Finding] = []
     serial, _ = serial_of(row.get("serial"))
-    code = row.get("reason_code")
-    reason_code = None if code is None else int(code)
-    if reason_code is not None and reason_code not in REASON_NAMES:
+    reason_code, reason_text = _reason(row.get("reason_code"))
+    if reason_text is not None or (reason_code is not None and reason_code not in REASON_NAMES):
+        written = reason_text if reason_text is not None else reason_code
         findings.append(
             codes.DATA_REASON_UNKNOWN.finding(
-                f"{label}: revocation reason code {reason_code} is not an RFC 5280 CRLReason",
+                f"{label}: revocation reason code {written!r} is not an RFC 5280 CRLReason",
             )
         )
     revocation = Revocation(
@@ -136,5 +199,6 @@ def revocation_from_row(
         revoked_by=_text(row.get("revoked_by")),
         comment=_text(row.get("comment")),
         record_id=_text(row.get("revocation_id")),
+        reason_text=reason_text,
     )
     return revocation, findings

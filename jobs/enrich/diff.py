@@ -4,13 +4,15 @@ Owns how two certificates compare: names compared by their canonical form (case-
 A-labels, so `münchen.de` and `xn--mnchen-3ya.de` are one name), each removed name paired with its
 closest added name (optimal-string-alignment distance, in the IDN form that shows the smaller edit,
 see `jobs.enrich.names`) with the edit that turns one into the other, and running the rules of
-`jobs.enrich.rules` over the result. Durations in words come from `jobs.core.times`. It must not do
-I/O, read clocks, choose the replacement (that is `jobs.enrich.enrichment`) or escape for HTML (the
-report does; every name here is subscriber-written text, kept verbatim).
+`jobs.enrich.rules` and `jobs.enrich.judge` over the result (`RULES`). Durations in words come
+from `jobs.core.times`. It must not do I/O, read clocks, choose the replacement (that is
+`jobs.enrich.enrichment`) or escape for HTML (the report does; every name here is
+subscriber-written text, kept verbatim).
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -18,11 +20,10 @@ from dataclasses import replace
 from jobs.core import codes
 from jobs.core.model import CertDiff, Certificate, Finding, NameChange
 from jobs.core.times import format_duration
-from jobs.core.x509 import ParseCache, ParsedCertificate
-from jobs.enrich import names
+from jobs.core.x509 import ParseCache, ParsedCertificate, named_dn
+from jobs.enrich import judge, names, rules
 from jobs.enrich.alignment import alignment, edit_distance, render_edit
 from jobs.enrich.rules import (
-    RULES,
     TYPO_DISTANCE,
     Comparison,
     DiffFinding,
@@ -50,8 +51,20 @@ __all__ = [
     "split_names",
 ]
 
+# Every rule a diff runs: the comparison's, then the judgement of the revoked certificate's values.
+RULES: tuple[Rule, ...] = (*rules.RULES, *judge.RULES)
+
 # Longer than any valid DNS name: pairing such hostile strings would cost O(n*m) each for nothing.
 MAX_PAIRABLE_LENGTH = 253
+# Up to this many (removed x added) pairs, every pair is a candidate. Beyond it (a subscriber's
+# 5,000-name certificate), each removed name is measured only against its NEIGHBOURS nearest added
+# names in two sort orders, the names as written and reversed: a typo, a cut label or an extra
+# prefix keeps one end of the name, so its partner sorts next to it. Sorting is n log n and the
+# measurements k per name, so a subscriber's name count cannot stall the night.
+FULL_PAIRING = 20_000
+NEIGHBOURS = 4
+# Names a side that pairing looks at at most; past it the diff says so (diff.name.pairing_capped).
+MAX_PAIRED_NAMES = 10_000
 
 
 def format_relative(seconds: int, event: str = "revocation") -> str:
@@ -111,13 +124,11 @@ def pair_names(
     a pair is measured only when it could still be the next best: a 100-name certificate with
     one change costs one measurement. For IDNs the edit is aligned on the U-label forms.
     """
-    heap: list[tuple[int, int, int, bool]] = []
-    for i, old in enumerate(removed):
-        if len(old) > MAX_PAIRABLE_LENGTH:
-            continue
-        for j, new in enumerate(added):
-            if len(new) <= MAX_PAIRABLE_LENGTH:
-                heap.append((_lower_bound(old, new), i, j, False))
+    heap = [
+        (_lower_bound(removed[i], added[j]), i, j, False)
+        for i, j in candidate_pairs(removed, added)
+        if len(removed[i]) <= MAX_PAIRABLE_LENGTH and len(added[j]) <= MAX_PAIRABLE_LENGTH
+    ]
     heapq.heapify(heap)
     used_old: set[int] = set()
     used_new: set[int] = set()
@@ -142,6 +153,22 @@ def pair_names(
         )
         for i, j, value in pairs
     )
+
+
+def candidate_pairs(removed: Sequence[str], added: Sequence[str]) -> Iterable[tuple[int, int]]:
+    """The (removed, added) index pairs worth measuring: all of them while there are at most
+    FULL_PAIRING, else each removed name's neighbours in both sort orders (see FULL_PAIRING)."""
+    removed, added = removed[:MAX_PAIRED_NAMES], added[:MAX_PAIRED_NAMES]
+    if len(removed) * len(added) <= FULL_PAIRING:
+        return ((i, j) for i in range(len(removed)) for j in range(len(added)))
+    found: set[tuple[int, int]] = set()
+    for key in (str.lower, lambda name: name.lower()[::-1]):
+        keys = sorted((key(name), j) for j, name in enumerate(added))
+        for i, name in enumerate(removed):
+            at = bisect.bisect_left(keys, (key(name), -1))
+            for _, j in keys[max(0, at - NEIGHBOURS) : at + NEIGHBOURS]:
+                found.add((i, j))
+    return sorted(found)
 
 
 def parsed_or_error(
@@ -187,8 +214,9 @@ def diff_certificates(
         added=added,
         removed=removed,
         name_changes=pair_names(removed, added, distance),
-        subject_before=revoked.subject,
-        subject_after=replacement.subject,
+        # As reviewers read them: `postalCode=`, never `2.5.4.17=` (a CA may store either).
+        subject_before=named_dn(revoked.subject) if revoked.subject else revoked.subject,
+        subject_after=named_dn(replacement.subject) if replacement.subject else replacement.subject,
         key_reused=key_reused,
     )
     comparison = Comparison(revoked, replacement, partial, before, after, after_error)
@@ -205,4 +233,11 @@ def diff_certificates(
                     f"{type(exc).__name__}: {exc}",
                 )
             )
+    if max(len(removed), len(added)) > MAX_PAIRED_NAMES:
+        findings.append(
+            codes.DIFF_NAME_PAIRING_CAPPED.finding(
+                f"{len(removed)} names removed and {len(added)} added: only the first "
+                f"{MAX_PAIRED_NAMES} of each were paired; the rest are listed as added and removed"
+            )
+        )
     return replace(partial, findings=tuple(findings))

@@ -3,8 +3,10 @@
 Owns which candidate counts as the replacement (the one the CA database declares, e.g. ACME ARI
 in Boulder, when it is among the candidates; otherwise same subscriber, inside the replacement
 window, most similar names first, nearest issuance second), the sentence saying why, and which
-labels a case gets (the labels themselves are declared in `jobs.core.codes`). DER is parsed lazily,
-only for the two certificates a diff compares, and once per certificate per run
+labels a case gets (the labels themselves are declared in `jobs.core.codes`), its "likely cause"
+sentence (`jobs.enrich.cause`), and which cases get a lint diff (`lint_cases`: all, or on a mass
+night the ones the report shows in full, chosen by the order the caller passes). DER is parsed
+lazily, only for the two certificates a diff compares, and once per certificate per run
 (`jobs.core.x509.ParseCache`, keyed by SHA-256). It must not do I/O, read clocks or query the CA
 database (the pipeline passes the candidates in), and it must not decide what a case is (that is
 detection).
@@ -23,19 +25,25 @@ import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from jobs.core import codes
 from jobs.core.model import Case, CertDiff, Certificate, Finding, Severity
 from jobs.core.times import format_duration
 from jobs.core.x509 import ParseCache
+from jobs.enrich.cause import likely_cause
 from jobs.enrich.diff import (
     TYPO_DISTANCE,
     diff_certificates,
     format_relative,
     pair_names,
+    parsed_or_error,
     split_names,
 )
+from jobs.enrich.judge import revoked_findings
+from jobs.enrich.lint import Linter, lint_diff
 from jobs.enrich.names import name_distance, registrable_domain
+from jobs.enrich.rules import partnered
 
 Key = tuple[str, str]
 
@@ -110,21 +118,73 @@ def enrich(
     for case in cases:
         case = replace(case, domains=registrable_domains(case.certificate.names))
         try:
-            out.append(_enrich_case(case, shelves, matcher))
+            done = _enrich_case(case, shelves, matcher)
+            out.append(replace(done, cause=likely_cause(done)))
         except Exception as exc:
             # One malformed record (a naive datetime, say) must not sink the night's report.
             failure = codes.ENRICH_FAILED.finding(
                 f"enrichment failed for {case.key[0]} serial {case.key[1]}: "
                 f"{type(exc).__name__}: {exc}",
             )
-            out.append(
-                replace(
-                    case,
-                    findings=(*case.findings, failure),
-                    labels=(codes.LABEL_DATA_PROBLEM.name,),
-                )
+            failed = replace(
+                case, findings=(*case.findings, failure), labels=(codes.LABEL_DATA_PROBLEM.name,)
             )
+            out.append(replace(failed, cause=likely_cause(failed)))
     return out
+
+
+def lint_cases(
+    cases: Sequence[Case],
+    linter: Linter,
+    *,
+    limit: int | None = None,
+    order: Callable[[Case], Any] | None = None,
+) -> list[Case]:
+    """The cases in the same order, each with its lint diff (`jobs.enrich.lint`), the findings
+    and labels that follow from it, and its cause sentence again.
+
+    All of them, or on a night of more than `limit` cases only the first `limit` by `order` (the
+    report's most-severe-first order, so exactly the cases it shows in full): about 5 ms per
+    certificate is too much for a hundred thousand. Linting adds findings and labels (and drops
+    only the info-level identical reissue a lint difference disproves), so a linted case can only
+    move up that order and the chosen ones stay the ones shown."""
+    chosen: set[int] | None = None
+    if limit is not None and len(cases) > limit:
+        ranked = sorted(range(len(cases)), key=lambda i: order(cases[i]) if order else i)
+        chosen = set(ranked[:limit])
+    return [
+        _with_lint(case, linter) if chosen is None or index in chosen else case
+        for index, case in enumerate(cases)
+    ]
+
+
+def _with_lint(case: Case, linter: Linter) -> Case:
+    try:
+        lint, diff_findings, case_findings = lint_diff(case.certificate, case.replacement, linter)
+    except Exception as exc:
+        # lint_diff turns pkilint's failures into findings; this is for a fault of its own.
+        failure = codes.ENRICH_LINT_FAILED.finding(
+            f"linting {case.key[0]} serial {case.key[1]} failed: {type(exc).__name__}: {exc}"
+        )
+        return replace(case, findings=(*case.findings, failure))
+    if lint is None:
+        return case
+    diff, labels = case.diff, set(case.labels)
+    if diff is not None and (lint.fixed or lint.introduced):
+        # The linter sees a difference, so more than the serial and validity moved.
+        reissue = codes.DIFF_IDENTICAL_REISSUE
+        kept = tuple(f for f in diff.findings if f.code != reissue.code)
+        diff = replace(diff, findings=(*kept, *diff_findings))
+        labels.discard(codes.LABEL_IDENTICAL_REISSUE.name)
+    labels |= {label.name for label in map(_implied_label, diff_findings) if label is not None}
+    linted = replace(
+        case,
+        lint=lint,
+        diff=diff,
+        findings=(*case.findings, *case_findings),
+        labels=tuple(sorted(labels)),
+    )
+    return replace(linted, cause=likely_cause(linted))
 
 
 def registrable_domains(names: Iterable[str]) -> tuple[str | None, ...]:
@@ -203,13 +263,19 @@ def _enrich_case(case: Case, shelves: dict[str, _Shelf], matcher: _Matcher) -> C
     found = _candidates(case, shelves, matcher.window)
     problem = (codes.LABEL_DATA_PROBLEM.name,) if _has_error(case) else ()
     if not found:
+        # Nothing to compare with, but the revoked certificate's own names and values still tell.
+        own = revoked_findings(
+            case.certificate, parsed_or_error(case.certificate, matcher.cache)[0]
+        )
+        implied = {label.name for label in map(_implied_label, own) if label is not None}
         return replace(
             case,
+            findings=(*case.findings, *own),
             replacement=None,
             replacement_reason=_no_replacement_reason(case, matcher),
             candidate_count=0,
             diff=None,
-            labels=tuple(sorted({codes.LABEL_NO_REPLACEMENT.name, *problem})),
+            labels=tuple(sorted({codes.LABEL_NO_REPLACEMENT.name, *problem, *implied})),
         )
     scored = [(_score(case, cert, matcher.distance), cert) for cert in found]
     declared_key = matcher.declared.get(case.key) or matcher.declared.get(case.certificate.key)
@@ -247,8 +313,10 @@ def _has_error(case: Case) -> bool:
 def diff_labels(diff: CertDiff) -> tuple[str, ...]:
     """The labels that follow from a diff alone, sorted (no `no-replacement`/`data-problem`)."""
     close = [c for c in diff.name_changes if c.distance <= TYPO_DISTANCE]
-    close_before = {c.before for c in close}
-    close_after = {c.after for c in close}
+    # A removed name cut or padded into an added one is explained, like a typo's pair.
+    explained = partnered(diff)
+    close_before = {c.before for c in explained}
+    close_after = {c.after for c in explained}
     labels = {label.name for label in map(_implied_label, diff.findings) if label is not None}
     if any(_subject_changed_beyond_cn(f) for f in diff.findings):
         labels.add(codes.LABEL_SUBJECT_CHANGED.name)

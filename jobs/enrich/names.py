@@ -4,8 +4,9 @@ Owns what a name *is* beyond its characters: its canonical comparison key (lower
 no trailing dot), its U-label (Unicode) form, its registrable domain by the Public Suffix List
 (the copy the `publicsuffixlist` package ships: no network at run time), whether two names only
 differ by look-alike characters (`rn`/`m`, `l`/`1`, `0`/`o`, Cyrillic `а`/Latin `a`), and the
-edit distance between two names in whichever IDN form shows the smaller edit. It must not pair
-names, produce findings or do I/O beyond loading the shipped list once.
+edit distance between two names in whichever IDN form shows the smaller edit, and why a name is
+not valid for its SAN type (`dns_name_problem`, `mailbox_problem`). It must not pair names,
+produce findings or do I/O beyond loading the shipped list once.
 
 IDN handling is deliberately lenient: names come from certificates a CA already issued, so a
 label that is not valid IDNA is kept as written rather than rejected, and nothing here raises on
@@ -15,6 +16,7 @@ a hostile name.
 from __future__ import annotations
 
 import ipaddress
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -52,6 +54,13 @@ _LOOKALIKES: tuple[tuple[str, str], ...] = (
 
 # Memo sizes: a night's distinct names, not every name the CA ever issued.
 _CACHE = 65_536
+
+# RFC 1035 "preferred name syntax" as RFC 5280 and the CA/B Forum BRs (7.1.2.7.12) require of a
+# dNSName: letters, digits and hyphens, no hyphen at either end of a label, labels of 1 to 63
+# octets, the whole name at most 253; a wildcard only as the entire leftmost label.
+_LDH_LABEL = re.compile(r"[a-z0-9-]+\Z")
+_MAX_LABEL = 63
+_MAX_NAME = 253
 
 
 @lru_cache(maxsize=1)
@@ -139,6 +148,78 @@ def registrable_domain(name: str) -> str | None:
         return None
     found = _psl().privatesuffix(key)
     return found if isinstance(found, str) else None
+
+
+@lru_cache(maxsize=_CACHE)
+def dns_name_problem(name: str, *, wildcard: bool = True) -> str | None:
+    """Why `name` is not a valid dNSName, in words (`label '-api' starts with a hyphen`), or None.
+
+    The name is judged as written but for case and IDN form: a U-label from a database column is
+    read as its A-label (the certificate holds that), so only what no spelling can fix counts.
+    """
+    if not name:
+        return "it is empty"
+    if any(c.isspace() for c in name):
+        return "it contains whitespace"
+    if "://" in name:
+        return f"it holds the URL scheme {name.partition('://')[0]}://"
+    for char, what in (("/", "a path"), ("@", "an @, as a mailbox does")):
+        if char in name:
+            return f"it holds {what}"
+    if name.startswith("."):
+        return "it starts with a period, an empty first label"
+    if name.endswith("."):
+        return "it ends with a period, as an absolute name does"
+    labels = [_label_to_ascii(label) for label in name.lower().split(".")]
+    if len(".".join(labels)) > _MAX_NAME:
+        return f"it is over {_MAX_NAME} octets"
+    for index, label in enumerate(labels):
+        problem = _label_problem(label, leftmost=index == 0 and len(labels) > 1 and wildcard)
+        if problem:
+            return problem
+    return None
+
+
+def _label_problem(label: str, *, leftmost: bool) -> str | None:
+    shown = label if len(label) <= 24 else label[:21] + "..."
+    if not label:
+        return "it has an empty label, two periods in a row"
+    if label == "*":
+        return None if leftmost else "a wildcard may only be the whole leftmost label"
+    if len(label) > _MAX_LABEL:
+        return f"label {shown!r} is over {_MAX_LABEL} octets"
+    if "_" in label:
+        return f"label {shown!r} holds an underscore"
+    if label.startswith("-"):
+        return f"label {shown!r} starts with a hyphen"
+    if label.endswith("-"):
+        return f"label {shown!r} ends with a hyphen"
+    if not _LDH_LABEL.match(label):
+        bad = next(c for c in label if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-"))
+        return f"label {shown!r} holds {bad!r}, not a letter, digit or hyphen"
+    if label.startswith(_ACE_PREFIX) and not _valid_punycode(label):
+        return f"label {shown!r} is not valid punycode"
+    return None
+
+
+def _valid_punycode(label: str) -> bool:
+    # An A-label must decode, hold something beyond ASCII, and encode back to itself.
+    try:
+        decoded = label[len(_ACE_PREFIX) :].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return False
+    return bool(decoded) and not decoded.isascii() and _label_to_ascii(decoded) == label
+
+
+def mailbox_problem(mailbox: str) -> str | None:
+    """Why `mailbox` is not a valid rfc822Name (`local@domain`), in words, or None."""
+    local, at, domain = mailbox.rpartition("@")
+    if not at or not local:
+        return "it has no local part before the @"
+    if any(c.isspace() for c in mailbox):
+        return "it contains whitespace"
+    problem = dns_name_problem(domain, wildcard=False)
+    return f"its domain {domain!r}: {problem}" if problem else None
 
 
 @lru_cache(maxsize=_CACHE)

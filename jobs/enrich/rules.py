@@ -1,11 +1,13 @@
 """The diff rules: small functions, each turning one aspect of a comparison into findings.
 
-Owns the registry `RULES` and the wording of each finding; the codes and their severities are
-declared in `jobs.core.codes`, and every finding is made from one of them. A rule reads a
-`Comparison` (the two certificates, their parsed DER when it parses, and the name diff already made)
-and returns findings; `jobs.enrich.diff.diff_certificates` runs them and turns a rule that raises
-into a `diff.rule_failed` finding. Adding a rule is one function plus one entry in `RULES`. It must
-not choose the replacement, do I/O or parse DER itself.
+Owns the comparison rules `RULES` (names, subject, key, validity, profile, issuer), the types every
+rule shares (`Comparison`, `DiffFinding`) and the wording of each finding; the codes and their
+severities are declared in `jobs.core.codes`, and every finding is made from one of them. A rule
+reads a `Comparison` (the two certificates, their parsed DER when it parses, and the name diff
+already made) and returns findings; `jobs.enrich.diff` runs these and those of `jobs.enrich.judge`
+(the revoked certificate's own values) and turns a rule that raises into a `diff.rule_failed`
+finding. Adding a rule is one function plus one entry in its module's `RULES`. It must not choose
+the replacement, do I/O or parse DER itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from jobs.core.codes import Code
 from jobs.core.model import CertDiff, Certificate, Finding, NameChange
 from jobs.core.times import format_duration
 from jobs.core.x509 import EKU_NAMES, POLICY_NAMES, ParsedCertificate, dn_attributes
-from jobs.enrich import names
+from jobs.enrich import names, values
 from jobs.enrich.alignment import alignment, edit_distance, render_edit
 
 # A removed name paired with an added one within this distance is probably a typo being fixed.
@@ -82,12 +84,27 @@ def close_changes(diff: CertDiff) -> tuple[NameChange, ...]:
     return tuple(c for c in diff.name_changes if c.distance <= TYPO_DISTANCE)
 
 
+def partnered(diff: CertDiff) -> tuple[NameChange, ...]:
+    """The name changes that explain their pair: within typo distance, or one name a cut or
+    padded form of the other (`-api.example.de` -> `shop-api.example.de`, `values.relation`).
+    Their names are not "added" or "removed without a close partner"."""
+    return tuple(
+        c
+        for c in diff.name_changes
+        if c.distance <= TYPO_DISTANCE or values.relation(c.before, c.after, dns=True)
+    )
+
+
 def is_registrable_domain_typo(change: NameChange) -> bool:
-    """A close change between DNS names whose registrable domains differ (`cuatis.net`)."""
+    """A close change between DNS names whose registrable domains differ (`cuatis.net`).
+
+    Both names must have one: `.portal.example.ch` or a bare public suffix has none, and the
+    change is then no evidence of a domain the subscriber may not hold."""
     before, after = change.before, change.after
     if not (names.is_dns_name(before) and names.is_dns_name(after)):
         return False
-    return names.registrable_domain(before) != names.registrable_domain(after)
+    old, new = names.registrable_domain(before), names.registrable_domain(after)
+    return old is not None and new is not None and old != new
 
 
 def _shown(name: str) -> str:
@@ -110,7 +127,8 @@ def _rule_name_typos(c: Comparison) -> list[Finding]:
             )
             code = codes.DIFF_NAME_REGISTRABLE_DOMAIN_TYPO
         else:
-            where = "subdomain label" if names.is_dns_name(change.before) else "name"
+            # A name without a registrable domain (`.portal.example.ch`) has no subdomain.
+            where = "subdomain label" if names.registrable_domain(change.before) else "name"
             text = f"{pair}: a typo in the {where} ({edit})"
             code = codes.DIFF_NAME_LIKELY_TYPO
         out.append(DiffFinding.of(code, text, change=change, field="name"))
@@ -144,7 +162,7 @@ def _rule_idn(c: Comparison) -> list[Finding]:
 
 
 def _rule_added(c: Comparison) -> list[Finding]:
-    partners = {change.after for change in close_changes(c.diff)}
+    partners = {change.after for change in partnered(c.diff)}
     added = [name for name in c.diff.added if name not in partners]
     if not added:
         return []
@@ -152,7 +170,7 @@ def _rule_added(c: Comparison) -> list[Finding]:
 
 
 def _rule_removed(c: Comparison) -> list[Finding]:
-    partners = {change.before for change in close_changes(c.diff)}
+    partners = {change.before for change in partnered(c.diff)}
     removed = [name for name in c.diff.removed if name not in partners]
     if not removed:
         return []
@@ -212,7 +230,10 @@ def _rule_subject(c: Comparison) -> list[Finding]:
     if changes is None:
         if (c.revoked.subject or None) == (c.replacement.subject or None):
             return []
-        text = f"subject changed from {c.revoked.subject!r} to {c.replacement.subject!r}"
+        old, new = (
+            repr(s) if s else "no subject" for s in (c.revoked.subject, c.replacement.subject)
+        )
+        text = f"subject changed from {old} to {new}"
         return [codes.DIFF_SUBJECT_CHANGED.finding(text)]
     if not changes:
         return []
@@ -244,8 +265,9 @@ def _rule_key(c: Comparison) -> list[Finding]:
     if reused is None:
         return []
     if reused:
-        text = (
-            f"the replacement reuses the revoked certificate's key (SPKI {c.revoked.spki_sha256})"
+        spki = c.revoked.spki_sha256 or (c.before.spki_sha256 if c.before else None)
+        text = "the replacement reuses the revoked certificate's key" + (
+            f" (SPKI {spki})" if spki else ""
         )
         return [codes.DIFF_KEY_REUSED.finding(text)]
     text = "the replacement has a new key"

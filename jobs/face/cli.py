@@ -5,7 +5,8 @@ does either). Each command parses, calls one function (of `jobs.pipeline`, `jobs
 or, lazily, `jobs.demo.run`) and prints what it returned; `main(argv) -> int` is what tests call.
 
 Exit codes: 0 success; 1 unexpected error; 2 configuration or usage error; 3 CA database error;
-4 delivery failed; 5 another run holds the lock; 6 state database error.
+4 delivery failed; 5 another run holds the lock; 6 state database error; 7 an output or outbox
+file could not be written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from jobs import __version__
 from jobs.core.errors import RevwatchError
 from jobs.core.model import RunOutcome
 from jobs.core.settings import Settings, load_settings, utcnow
-from jobs.pipeline.nightly import resend, run_once, status
+from jobs.core.text import neutralise
+from jobs.pipeline.nightly import run_once, status
+from jobs.pipeline.recovery import resend
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="render and write; send nothing, change no state",
+    )
+    run.add_argument(
+        "--ignore-ledger",
+        action="store_true",
+        default=None,
+        help="with --no-mail: do not read the ledger (every case counts as new)",
     )
 
     schedule = commands.add_parser("schedule", help="run the job nightly as a daemon")
@@ -117,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     names = (
         "ca_db", "profile", "state_db", "threshold", "replacement_window", "since", "until",
-        "out", "no_mail", "overlap", "metrics_file", "log_format", "outbox",
+        "out", "no_mail", "overlap", "metrics_file", "log_format", "outbox", "ignore_ledger",
     )  # fmt: skip
     flags = {name: getattr(args, name, None) for name in names}
     flags["schedule_cron"] = getattr(args, "cron", None)
@@ -141,6 +150,11 @@ class LogFormatter(logging.Formatter):
     def __init__(self, style_name: str) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.json = style_name == "json"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A newline in an issuer DN or a name must not forge a log line of its own; a traceback
+        # (appended after this) keeps its lines.
+        return neutralise(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "summary", None) or {}

@@ -4,8 +4,11 @@ Owns the order of a backfill: history cut into chunks (calendar months by defaul
 read, detected and enriched exactly like a night, its cases appended to one CSV and counted into a
 summary, then a checkpoint. Memory is bounded by one chunk whatever the size of history. A stopped
 backfill restarts from its last finished chunk: the checkpoint records how many bytes of the CSV
-belonged to finished chunks, and the file is cut back to that before going on. The nightly ledger
-is untouched unless asked (`--mark-reported`). It must not render or send the nightly report.
+belonged to finished chunks, and the file is cut back to that before going on. A backfill is known
+by its start, threshold and CA; its end (default: now) is fixed when it first starts. Its files
+are 0600, the checkpoint, summary and gzipped CSV replaced whole (`jobs.core.atomic`). The nightly
+ledger is untouched unless asked (`--mark-reported`). It must not render or send the nightly
+report.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import csv
 import gzip
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -24,7 +28,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from jobs.core.errors import ConfigError
+from jobs.core.atomic import PRIVATE_FILE, ensure_dir, replacing, write_atomic, write_together
+from jobs.core.errors import ConfigError, OutputError
 from jobs.core.model import Case
 from jobs.core.settings import Settings
 from jobs.core.x509 import ParseCache
@@ -73,15 +78,21 @@ class Progress:
     cases: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=lambda: {g: {} for g in GROUPS})
 
-    def same_job(self, other: Progress) -> bool:
-        keys = ("since", "until", "threshold_seconds", "source")
+    def same_job(self, other: Progress, until_given: bool) -> bool:
+        # The end is part of the job only when given: the default (now) moves between runs.
+        keys = ("since", "threshold_seconds", "source") + (("until",) if until_given else ())
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
+def _written(what: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write the backfill's {what}: {exc.strerror or exc}")
+
+
 def _save(path: Path, progress: Progress) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(progress), indent=1))
-    temporary.replace(path)
+    try:
+        write_atomic(path, json.dumps(asdict(progress), indent=1))
+    except OSError as exc:
+        raise _written(path, exc) from None
 
 
 def _load(path: Path) -> Progress | None:
@@ -152,7 +163,7 @@ def run_backfill(
     settings: Settings,
     *,
     since: datetime,
-    until: datetime,
+    until: datetime | None,
     out: Path,
     chunk: timedelta | None = None,
     now: datetime,
@@ -161,29 +172,37 @@ def run_backfill(
 ) -> BackfillResult:
     """Examine [since, until) chunk by chunk into `out`, resuming from this job's checkpoint.
 
-    `stop_after` ends the run after that many chunks (as a crash would): tests use it.
+    `until` None: the end this backfill was started with, else `now`. `stop_after` ends the run
+    after that many chunks (as a crash would): tests use it.
     """
-    if since >= until:
-        raise ConfigError(f"empty backfill window [{since.isoformat()}, {until.isoformat()})")
-    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / CHECKPOINT
+    saved = _load(checkpoint)
+    end = until or (datetime.fromisoformat(saved.until) if saved else now)
+    if since >= end:
+        raise ConfigError(f"empty backfill window [{since.isoformat()}, {end.isoformat()})")
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(source_options(settings))
     threshold = settings.threshold
     fresh = Progress(
-        since=since.isoformat(), until=until.isoformat(),
+        since=since.isoformat(), until=end.isoformat(),
         threshold_seconds=int(threshold.total_seconds()), source=ca.label,
         done_until=since.isoformat(),
     )  # fmt: skip
-    checkpoint = out / CHECKPOINT
-    progress = _load(checkpoint) or fresh
-    if not progress.same_job(fresh):
+    progress = saved or fresh
+    if not progress.same_job(fresh, until_given=until is not None):
         raise ConfigError(
             f"{out} holds the checkpoint of another backfill ({progress.since} to "
             f"{progress.until}, {progress.source}); use another --out directory"
         )
+    until = end
     resumed = datetime.fromisoformat(progress.done_until)
     csv_path = out / CSV_NAME
-    with csv_path.open("a+", newline="", encoding="utf-8") as stream:
+    try:
+        ensure_dir(out)
+        handle = os.open(csv_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    except OSError as exc:
+        raise _written(csv_path, exc) from None
+    with os.fdopen(handle, "a+", newline="", encoding="utf-8") as stream:
         # Rows of a chunk that did not finish are cut off; a fresh file gets its header.
         stream.truncate(progress.csv_bytes)
         stream.seek(progress.csv_bytes)
@@ -199,7 +218,10 @@ def run_backfill(
                     break
                 cache = ParseCache()
                 detection = detect_window(ca, start, end, threshold, cache)
-                cases = enrich_cases(ca, list(detection.cases), settings.replacement_window, cache)
+                # No case is shown in full, so none is linted (as on a mass night).
+                cases = enrich_cases(
+                    ca, list(detection.cases), settings.replacement_window, cache, lint=False
+                )
                 writer.writerows(report.csv_row(case) for case in cases)
                 stream.flush()
                 _count(progress, cases)
@@ -207,6 +229,8 @@ def run_backfill(
                 progress.done_until = end.isoformat()
                 _save(checkpoint, progress)
                 show(total - len(todo) + index + 1, end, progress.cases)
+        except OSError as exc:
+            raise _written(csv_path, exc) from None
         finally:
             if own_ca:
                 ca.close()
@@ -215,8 +239,15 @@ def run_backfill(
     final_csv = csv_path
     if finished and csv_path.stat().st_size > GZIP_ABOVE_BYTES:
         final_csv = csv_path.with_suffix(".csv.gz")
-        with csv_path.open("rb") as source, gzip.open(final_csv, "wb") as target:
-            shutil.copyfileobj(source, target)
+        try:
+            with (
+                csv_path.open("rb") as source,
+                replacing(final_csv) as raw,
+                gzip.GzipFile(fileobj=raw, mode="wb") as target,
+            ):
+                shutil.copyfileobj(source, target)
+        except OSError as exc:
+            raise _written(final_csv, exc) from None
         csv_path.unlink()
     return BackfillResult(
         cases=progress.cases, chunks=total,
@@ -247,7 +278,7 @@ def examine_history(
     if settings.since is None:
         raise ConfigError("backfill needs --since")
     result = run_backfill(
-        settings, since=settings.since, until=settings.until or now, out=out, chunk=chunk, now=now
+        settings, since=settings.since, until=settings.until, out=out, chunk=chunk, now=now
     )
     marked = mark_reported(settings, result, now) if record_cases else None
     message_id = mail_summary(settings, result, now) if mail else None
@@ -280,17 +311,20 @@ def _write_summary(
     out: Path, progress: Progress, now: datetime, finished: bool
 ) -> tuple[Path, Path]:
     document = summary_document(progress, now, finished)
-    json_path = out / "backfill-summary.json"
-    json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
     environment = report.environment()
-    html_path = out / "backfill-summary.html"
-    html_path.write_text(
-        environment.get_template("backfill.html").render(summary=document), encoding="utf-8"
-    )
-    (out / "backfill-summary.txt").write_text(
-        environment.get_template("backfill.txt").render(summary=document), encoding="utf-8"
-    )
-    return json_path, html_path
+    try:
+        written = write_together(out, {
+            "backfill-summary.json": json.dumps(document, indent=2, ensure_ascii=False),
+            "backfill-summary.html": environment.get_template("backfill.html").render(
+                summary=document
+            ),
+            "backfill-summary.txt": environment.get_template("backfill.txt").render(
+                summary=document
+            ),
+        })  # fmt: skip
+    except OSError as exc:
+        raise _written(out, exc) from None
+    return written["backfill-summary.json"], written["backfill-summary.html"]
 
 
 def _rows(result: BackfillResult) -> list[dict[str, str]]:

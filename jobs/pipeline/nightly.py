@@ -10,11 +10,13 @@ caught up and a revocation that reached the database late, or was back-dated, is
 the ledger drops every case reported before, whatever window a run is given, so the overlap costs
 nothing.
 
-Each message is written to the outbox before it is sent. A run that died after storing its message
-and before recording it (the one window where the server may have accepted a report the ledger
-does not know) is finished by the next run first: the same bytes, the same Message-ID, then the
-ledger; only then does the new night start. `resend` goes the same way: under the lock, the stored
-bytes, then the ledger, so the next night does not mail those cases again. It must not parse rows,
+Before its message goes out, a run proves the ledger can record it: it stages its record and its
+cases (outcome `sending`) in the ledger, then stores the message in the outbox; a ledger that is
+read-only, full, behind or unreachable fails the run there (exit 6) with nothing mailed. After the
+server accepted, the run is settled as a success (`jobs.pipeline.recovery.settle_accepted`). A run
+left `sending` (the process died, or the ledger failed after the server accepted) is finished by
+the next run first, from the outbox; only then does the new night start. A dry run reads the
+ledger read-only and fails when it cannot (unless told to ignore it). It must not parse rows,
 render templates or speak SMTP itself.
 """
 
@@ -26,22 +28,29 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
-from pathlib import Path
 
+from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, RevwatchError, StateError
-from jobs.core.model import Case, RunOutcome
+from jobs.core.model import Case, Finding, RunOutcome
 from jobs.core.settings import Settings, redact_url, utcnow
 from jobs.core.x509 import ParseCache
 from jobs.deliver import files, outbox
 from jobs.deliver import smtp as delivery
 from jobs.deliver.message import build_message, message_id_for
-from jobs.pipeline.options import RunOptions, WindowOptions, resolve, smtp_options, state_options
-from jobs.pipeline.steps import detect_window, enrich_cases, open_ca, sender_domain
+from jobs.pipeline import recovery
+from jobs.pipeline.options import RunOptions, WindowOptions, resolve, state_options
+from jobs.pipeline.steps import (
+    detect_window,
+    enrich_cases,
+    open_ca,
+    read_activity,
+    sender_domain,
+)
 from jobs.report import document as report
 from jobs.report import outputs
 from jobs.source.database import CaDatabase
-from jobs.state.ledger import Ledger, RunRecord
-from jobs.state.runlog import RunTrace, finish, log_summary, new_run_id, record, refused_text
+from jobs.state.ledger import SENDING, Ledger
+from jobs.state.runlog import RunTrace, finish, log_summary, new_run_id, record
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +84,12 @@ def _open_ledger(options: RunOptions) -> Ledger | None:
     if not options.dry_run:
         return Ledger.open(options.state.url)
     # A dry run changes no state: no ledger file created, no migration applied. It reads the
-    # ledger as it is, and one that does not exist yet has reported nothing.
-    ledger = Ledger.open_read_only(options.state.url)
-    if ledger is None:
+    # ledger as it is, and one that does not exist yet has reported nothing; one it cannot read
+    # fails the dry run (exit 6), since "new" would be a guess, unless told to do without it.
+    if options.state.ignore_ledger:
+        log.warning("dry run without the ledger (--ignore-ledger): every case counts as new")
         return None
-    try:
-        ledger.watermark()
-    except StateError:
-        ledger.close()
-        return None
-    return ledger
+    return Ledger.open_read_only(options.state.url)
 
 
 def run_once(
@@ -122,8 +127,10 @@ def run_once(
 
 def _examine(
     options: RunOptions, run: RunTrace, ledger: Ledger | None, ca: CaDatabase | None
-) -> tuple[list[Case], int, int]:
-    """The window's new cases, enriched; how many were already reported; record problems."""
+) -> tuple[list[Case], int, tuple[Finding, ...], Activity]:
+    """The window's new cases, enriched; how many were already reported; the run-level record
+    problems (records that belong to no case), for the report; the CA's 30-day activity, read in
+    the same read-only session as the cases."""
     assert run.since is not None and run.until is not None
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(options.source)
@@ -137,10 +144,11 @@ def _examine(
         run.found, run.new = len(detection.cases), len(fresh)
         cases = enrich_cases(ca, fresh, options.replacement_window, cache)
         del cache, fresh  # the parsed certificates are not needed to render
+        activity = read_activity(ca, run.until, options.window.threshold)
     finally:
         if own_ca:
             ca.close()
-    return cases, len(already), len(detection.problems)
+    return cases, len(already), detection.problems, activity
 
 
 def _run(
@@ -153,11 +161,16 @@ def _run(
     run.since, run.until = window(options.window, ledger.watermark() if ledger else None, run.now)
     # The window is set before recovery, so that a failed recovery still leaves a failed record.
     smtp = options.smtp
-    if smtp is not None and ledger is not None and _recover(options, ledger, smtp, sender):
+    if (
+        smtp is not None
+        and ledger is not None
+        and recovery.recover(options.state, ledger, smtp, sender)
+    ):
         run.since, run.until = window(options.window, ledger.watermark(), run.now)
     since, until = run.since, run.until
-    cases, already, problems = _examine(options, run, ledger, ca)
-    message, rendered = _compose(options, run, cases, already)
+    cases, already, problems, activity = _examine(options, run, ledger, ca)
+    message, rendered = _compose(options, run, cases, already, problems, activity)
+    run.message_id = str(message["Message-ID"])
     outcome = RunOutcome(
         run_id=run.run_id,
         since=since,
@@ -168,12 +181,18 @@ def _run(
         mailed=False,
         message_id=str(message["Message-ID"]),
         outputs=files.write(options.out, outputs.files(rendered, message)) if options.out else {},
-        problems=problems,
+        problems=len(problems),
     )
     if smtp is None or ledger is None:
         log_summary(run, "dry-run", outcome=outcome)
         return outcome
     reported = [(c.key[0], c.key[1], c.revocation.revoked_at) for c in cases]
+    # Everything the ledger's write needs (writable, schema current, keys fit, room on disk) is
+    # proven here, before the mail: the run and its cases are written, as `sending`.
+    try:
+        ledger.stage(record(run, SENDING, outcome=outcome), reported)
+    except StateError as exc:
+        raise StateError(f"nothing was mailed: the ledger cannot record this run: {exc}") from None
     envelope = outbox.Envelope(
         run_id=run.run_id,
         started_at=run.now,
@@ -182,27 +201,32 @@ def _run(
         threshold_seconds=run.threshold_seconds,
         message_id=outcome.message_id,
         cases=tuple(reported),
+        ledger_id=ledger.identity,
     )
     outbox.store(options.state.outbox, envelope, message)
     result = sender(message, smtp)
+    run.mailed = True
     for recipient, reply in result.refused.items():
         log.warning("recipient %s refused the report: %s", recipient, reply)
     outcome = replace(outcome, mailed=True, refused=dict(result.refused))
-    try:
-        ledger.record_success(record(run, "success", outcome=outcome), reported)
-    except StateError as exc:
-        raise StateError(
-            f"the mail server accepted the report {outcome.message_id} but the ledger could not "
-            f"be written: {exc}. The next run will mail these {len(cases)} case(s) again, "
-            "with the same Message-ID."
-        ) from None
+    recovery.settle_accepted(
+        options.state.outbox, ledger, run.run_id, outcome.message_id, outcome.refused,
+        finished_at=max(run.now, utcnow()),
+    )  # fmt: skip
+    recovery.prune(options.state, ledger, run.now)
     return outcome
 
 
 def _compose(
-    options: RunOptions, run: RunTrace, cases: list[Case], already: int
+    options: RunOptions,
+    run: RunTrace,
+    cases: list[Case],
+    already: int,
+    problems: tuple[Finding, ...] = (),
+    activity: Activity | None = None,
 ) -> tuple[EmailMessage, report.RenderedReport]:
-    """The report of `cases` rendered, and the message carrying it."""
+    """The report of `cases` rendered, and the message carrying it: from revwatch by name, the
+    CSV attached under the report's date."""
     assert run.since is not None and run.until is not None
     context = report.build_context(
         cases,
@@ -213,9 +237,11 @@ def _compose(
         already_reported=already,
         source=run.source,
         run_id=run.run_id,
+        problems=problems,
+        activity=activity,
     )
-    rendered = report.render(context)
-    attachment, attachment_name, complete = outputs.attachment(rendered.csv)
+    rendered = report.render(context, csv_bom=options.csv_bom)
+    attachment, attachment_name, complete = outputs.attachment(rendered.csv, context.last_day)
     if complete is not None:
         kept = None
         if not options.dry_run:
@@ -239,7 +265,7 @@ def _compose(
         html=rendered.html,
         csv=attachment,
         csv_filename=attachment_name,
-        mail_from=options.mail_from,
+        mail_from=outputs.sender(options.mail_from),
         mail_to=options.mail_to,
         message_id=message_id,
         date=run.now,
@@ -247,107 +273,12 @@ def _compose(
     return message, rendered
 
 
-def _send_stored(
-    ledger: Ledger,
-    box: Path,
-    run_id: str,
-    smtp: delivery.SmtpSettings,
-    sender: Sender,
-    *,
-    record_as: str,
-    note: str,
-) -> tuple[str, int, delivery.DeliveryResult]:
-    """Send a stored message again (same bytes, same Message-ID) and record its cases.
-
-    Recorded under `record_as` as a successful run: its window moves the watermark as the
-    original run's would have, and its cases are never mailed again by a later night."""
-    envelope = outbox.envelope(box, run_id)
-    message = outbox.load(box, run_id)
-    result = sender(message, smtp)
-    for recipient, reply in result.refused.items():
-        log.warning("recipient %s refused the report: %s", recipient, reply)
-    already = ledger.reported((issuer, serial) for issuer, serial, _ in envelope.cases)
-    cases = [c for c in envelope.cases if (c[0], c[1]) not in already]
-    ledger.record_success(
-        RunRecord(
-            run_id=record_as,
-            started_at=envelope.started_at,
-            finished_at=max(envelope.started_at, utcnow()),
-            window_since=envelope.since,
-            window_until=envelope.until,
-            threshold_seconds=envelope.threshold_seconds,
-            cases_found=len(envelope.cases),
-            cases_new=len(cases),
-            outcome="success",
-            error=note,
-            message_id=envelope.message_id,
-            refused=refused_text(result.refused),
-        ),
-        cases,
-    )
-    return envelope.message_id, len(cases), result
-
-
-def _recover(
-    options: RunOptions, ledger: Ledger, smtp: delivery.SmtpSettings, sender: Sender
-) -> int:
-    """Send and record every stored message whose run never reached the ledger; how many."""
-    box = options.state.outbox
-    stored = outbox.stored_runs(box)
-    known = ledger.known_runs(stored) if stored else set()
-    pending = [r for r in stored if r not in known]
-    for run_id in pending:
-        log.warning(
-            "run %s stored its report %s but was interrupted before recording it; "
-            "sending the same message again before this run",
-            run_id,
-            outbox.envelope(box, run_id).message_id,
-        )
-        _send_stored(
-            ledger, box, run_id, smtp, sender, record_as=run_id,
-            note="recovered: interrupted after storing its message; re-sent by a later run",
-        )  # fmt: skip
-    return len(pending)
-
-
-def resend(
-    settings: Settings,
-    run_id: str,
-    now: datetime,
-    *,
-    force: bool = False,
-    sender: Sender = delivery.send,
-) -> tuple[str, int, tuple[str, ...]]:
-    """Send run `run_id`'s stored message again, under the lock, and record its cases.
-
-    Returns (Message-ID, cases newly recorded, accepted recipients). A message whose cases a
-    successful run already recorded is sent again only with `force` (the reviewers have it)."""
-    smtp = smtp_options(settings)
-    state = state_options(settings)
-    envelope = outbox.envelope(state.outbox, run_id)
-    ledger = Ledger.open(state.url)
-    try:
-        with ledger.lock():
-            recorded = ledger.recorded_message(envelope.message_id)
-            if recorded and not force:
-                raise ConfigError(
-                    f"run {run_id}'s message {envelope.message_id} was already recorded as "
-                    f"sent (by run {', '.join(recorded)}); use --force to send it again"
-                )
-            message_id, new, result = _send_stored(
-                ledger, state.outbox, run_id, smtp, sender,
-                record_as=f"{new_run_id(now)}-resend",
-                note=f"resend of run {run_id}" + (" (forced)" if recorded else ""),
-            )  # fmt: skip
-    finally:
-        ledger.close()
-    return message_id, new, result.accepted
-
-
 def status(settings: Settings, limit: int) -> tuple[str, list[dict[str, object]] | None]:
-    """The ledger's label and its latest runs, read-only; None when no ledger exists there."""
+    """The ledger's label and its latest runs, read-only; None when no ledger exists there.
+
+    Any schema version will do: the runs table is the first migration's."""
     state = state_options(settings)
-    ledger = Ledger.open_read_only(state.url)
+    ledger = Ledger.open_read_only(state.url, require_current=False)
     if ledger is None:
         return redact_url(state.url), None
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from jobs.core.errors import ConfigError
-from jobs.core.settings import Settings, smtp_problems
+from jobs.core.settings import Settings, redact_url, smtp_problems
 from jobs.deliver.smtp import SmtpSettings
 from jobs.source.profiles.base import ProfileOptions
 
@@ -36,11 +36,14 @@ class SourceOptions:
 
 @dataclass(frozen=True)
 class StateOptions:
-    """Where the job keeps its state: the ledger, the outbox beside it, the metrics file."""
+    """Where the job keeps its state: the ledger, the outbox beside it (and how long its recorded
+    entries stay), the metrics file; `ignore_ledger`: a dry run may go on without its ledger."""
 
     url: URL
     outbox: Path
     metrics_file: Path | None
+    outbox_retention: timedelta = timedelta(days=30)
+    ignore_ledger: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class WindowOptions:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Everything one nightly run needs, per stage. `smtp` is None for a dry run."""
+    """Everything one nightly run needs, per stage. `smtp` is None for a dry run. `csv_bom`: the
+    report's CSV starts with a UTF-8 byte order mark."""
 
     source: SourceOptions
     state: StateOptions
@@ -65,6 +69,7 @@ class RunOptions:
     mail_from: str
     mail_to: tuple[str, ...]
     out: Path | None
+    csv_bom: bool = False
 
     @property
     def dry_run(self) -> bool:
@@ -105,14 +110,44 @@ def source_options(settings: Settings) -> SourceOptions:
 
 
 def state_options(settings: Settings) -> StateOptions:
+    url = settings.state_url()
+    if settings.ca_db and same_database(settings.ca_url(), url):
+        # The CA database is read-only to the job, and its DBAs must not find revwatch tables.
+        raise ConfigError(
+            f"the ledger {redact_url(url)} is the CA database itself; give --state-db a "
+            "database of the job's own"
+        )
     return StateOptions(
-        url=settings.state_url(), outbox=settings.outbox_dir(), metrics_file=settings.metrics_file
+        url=url,
+        outbox=settings.outbox_dir(),
+        metrics_file=settings.metrics_file,
+        outbox_retention=settings.outbox_retention,
+        ignore_ledger=settings.ignore_ledger,
     )
+
+
+def same_database(a: URL, b: URL) -> bool:
+    """Whether two URLs name one database: one SQLite file (however spelled), or one server's
+    database (host, port and name)."""
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        if not a.database or not b.database:
+            return False
+        first, second = Path(a.database).expanduser(), Path(b.database).expanduser()
+        if first.exists() and second.exists():
+            return first.samefile(second)
+        return first.resolve() == second.resolve()
+    return (str(a.host or "").lower(), a.port, a.database) == (
+        str(b.host or "").lower(), b.port, b.database,
+    )  # fmt: skip
 
 
 def resolve(settings: Settings) -> RunOptions:
     """The options of a nightly run; mail settings are checked first (unless `no_mail`)."""
     smtp = None if settings.no_mail else smtp_options(settings)
+    if settings.ignore_ledger and smtp is not None:
+        raise ConfigError("--ignore-ledger is for a dry run (--no-mail) alone")
     return RunOptions(
         source=source_options(settings),
         state=state_options(settings),
@@ -127,4 +162,5 @@ def resolve(settings: Settings) -> RunOptions:
         mail_from=smtp.mail_from if smtp else (settings.mail_from or DRY_RUN_FROM),
         mail_to=smtp.mail_to if smtp else (settings.mail_to or DRY_RUN_TO),
         out=settings.out,
+        csv_bom=settings.csv_bom,
     )

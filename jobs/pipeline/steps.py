@@ -1,7 +1,9 @@
 """The stage calls the nightly run and the backfill share: open the CA, detect a window, enrich.
 
 Owns how a window's rows reach detection and how cases reach enrichment (candidates and declared
-replacements fetched per batch of cases, so a mass revocation holds one batch's DER at a time).
+replacements fetched per batch of cases, so a mass revocation holds one batch's DER at a time), and
+which cases are linted: those the report shows in full (all of them on an ordinary night), and
+the CA's 30-day revocation activity that the report shows beside the cases.
 Both `jobs.pipeline.nightly` and `jobs.pipeline.backfill` call these; neither imports the other.
 It must not decide the order of a run, render, send or record anything.
 """
@@ -12,13 +14,16 @@ import logging
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from jobs.core.errors import ConfigError
+from jobs.core.activity import Activity
+from jobs.core.errors import ConfigError, SourceError
 from jobs.core.model import Case, Certificate
 from jobs.core.x509 import ParseCache
 from jobs.detect.detection import Detection, detect
 from jobs.detect.records import certificate_from_row
-from jobs.enrich.enrichment import enrich
+from jobs.enrich.enrichment import enrich, lint_cases
+from jobs.enrich.lint import shared_linter
 from jobs.pipeline.options import SourceOptions
+from jobs.report.document import FULL_CASES, case_order
 from jobs.source.database import CaDatabase
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,19 @@ def detect_window(
     return detection
 
 
+def read_activity(ca: CaDatabase, until: datetime, threshold: timedelta) -> Activity:
+    """The CA's revocations per day for the 30 days ending with the window's, and per operator.
+
+    A CA database that cannot answer them leaves the report without them, saying why, and the
+    run goes on: the cases are the report; the trend is context."""
+    try:
+        return ca.activity(until, threshold)
+    except SourceError as exc:
+        log.warning("the 30-day revocation trend could not be read: %s", exc)
+        note = f"could not be read: {exc}"
+        return Activity(trend_note=note, operator_note=f"who revoked {note}")
+
+
 def candidates_for(
     ca: CaDatabase,
     cases: list[Case],
@@ -86,9 +104,13 @@ def enrich_cases(
     cases: list[Case],
     replacement_window: timedelta,
     cache: ParseCache | None = None,
+    *,
+    lint: bool = True,
 ) -> list[Case]:
     """Replacement, diff and labels for `cases`: candidates and declared replacements from the
-    CA database (one query per batch of subscribers), then the pure enrichment.
+    CA database (one query per batch of subscribers), then the pure enrichment; then, with
+    `lint`, the lint diff of the cases the report shows in full (its order and its FULL_CASES),
+    with the process's validators.
 
     Cases go ENRICH_BATCH at a time, so a mass revocation holds one batch's candidates (DER
     included) in memory, not every candidate of the night."""
@@ -102,6 +124,8 @@ def enrich_cases(
             declared=ca.declared_replacements([case.key for case in batch]),
             cache=cache,
         )
+    if lint:
+        enriched = lint_cases(enriched, shared_linter(), limit=FULL_CASES, order=case_order)
     return enriched
 
 

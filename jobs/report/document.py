@@ -1,40 +1,42 @@
 """The report: one context object, rendered as HTML and text mail bodies, CSV and JSON.
 
-Owns the ordering of cases in a report, the summary counts, the Jinja2 environment and its
-filters (every human formatting of durations, timestamps, serials and name edits), and the CSV and
-JSON serialisations. It must not read the CA database, enrich cases, send mail or touch state; its
-only I/O is reading templates from `jobs.core.resources.templates_dir()`.
+Owns the ordering of cases in a report, the summary counts, the context the templates receive
+(with the triage of `jobs.report.triage` and the CA's 30-day activity the source counted), the
+Jinja2 environment and its filters (`jobs.report.filters`), and the CSV and JSON serialisations.
+It must not read the CA database, enrich cases, send mail or touch state; its only I/O is reading
+templates from `jobs.core.resources.templates_dir()`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from jobs.core import codes
-from jobs.core.model import Case, NameChange, Severity
+from jobs.core.activity import Activity, last_day
+from jobs.core.model import Case, Finding, LintDiff, NameChange
+from jobs.report import charts, csvfile, triage
+from jobs.report.csvfile import CSV_COLUMNS, UTF8_BOM, without_columns
 from jobs.report.filters import (
     MISSING,
     UNKNOWN,
     crtsh_url,
-    edit_html,
+    edit_steps,
     edit_text,
     environment,
     format_duration,
     format_serial,
     format_utc,
     iso,
-    plural,
     replacement_delay,
     show,
     text_or_none,
 )
+from jobs.report.triage import Triage
 
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
 # founding incident's pattern, so those cards come first.
@@ -42,14 +44,9 @@ SUSPICIOUS_LABEL = codes.LABEL_LIKELY_TYPO.name
 # Cases shown in full in the mail bodies; a mass revocation night lists the rest in the CSV only,
 # which keeps the mail readable and well under common 10 MB size limits.
 FULL_CASES = 200
-_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-CSV_COLUMNS = (
-    "issuer", "serial", "sha256", "names", "subject", "issued_at", "revoked_at",
-    "seconds_to_revocation", "reason", "revoked_by", "comment", "subscriber",
-    "replacement_serial", "replacement_sha256", "replacement_names", "name_changes", "labels",
-)  # fmt: skip
-# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A report built without the CA's activity (a test, a caller that did not read it) says so.
+NOT_READ = Activity(trend_note="not read for this report", operator_note="not read for this report")
+NO_CASES = Triage()
 
 
 @dataclass(frozen=True)
@@ -88,6 +85,11 @@ class ReportContext:
     shown: the first `FULL_CASES` of `cases`, shown in full in the mail bodies; on a mass
         revocation night the rest are in the CSV (and report.json), and the bodies say so.
     attachment_note: what the mailed CSV leaves out, when it had to (None: it is complete).
+    activity: the CA's revocations per day over the 30 days ending with the window's last day,
+        and per operator (`jobs.core.activity`); empty, with a note, when they were not read.
+    triage: how many cases need review and why, and the cases per severity.
+    problems: the run's record problems that belong to no case (a revocation time that cannot be
+        read), each naming its record: the report lists them after the summary.
     """
 
     generated_at: datetime
@@ -101,13 +103,26 @@ class ReportContext:
     summary: Summary
     shown: tuple[Case, ...] = ()
     attachment_note: str | None = None
+    activity: Activity = NOT_READ
+    triage: Triage = NO_CASES
+    problems: tuple[Finding, ...] = ()
+
+    @property
+    def last_day(self) -> date:
+        """The UTC day of the window's last instant: the report's date."""
+        return last_day(self.until)
+
+    @property
+    def trend(self) -> charts.Trend:
+        """The 30-day chart: bars and totals."""
+        return charts.trend(self.activity.days)
 
 
 @dataclass(frozen=True)
 class RenderedReport:
     """The four renderings of one report, plus the mail subject."""
 
-    subject: str  # mail subject, e.g. "[revwatch] 3 early revocations, <since> to <until> UTC"
+    subject: str  # mail subject, e.g. "[revwatch] 2 need review, 8 early revocations, 2026-11-27"
     html: str  # report.html: the HTML mail body
     text: str  # report.txt: the plain-text mail body
     csv: str  # early-revocations.csv
@@ -116,12 +131,11 @@ class RenderedReport:
 
 def case_order(case: Case) -> tuple[int, bool, bool, int, str, str]:
     """The sort key putting the most suspicious case first (see `ReportContext.cases`):
-    error-level findings (a typo in a registrable domain, a broken record) before warnings,
-    then likely typos, then the shortest time to revocation."""
+    error-level findings or labels (a typo in a registrable domain, a broken record) before
+    warnings, then likely typos, then the shortest time to revocation."""
     seconds, (issuer, serial) = case.seconds_to_revocation, case.key
-    worst = min((_SEVERITY_RANK[f.severity] for f in case.all_findings), default=3)
     return (
-        worst,
+        triage.RANK[triage.case_severity(case)],
         SUSPICIOUS_LABEL not in case.labels,
         seconds is None,
         seconds or 0,
@@ -144,8 +158,11 @@ def build_context(
     already_reported: int = 0,
     source: str = "",
     run_id: str | None = None,
+    activity: Activity | None = None,
+    problems: Sequence[Finding] = (),
 ) -> ReportContext:
-    """Order the cases and count them; ValueError on a window or count that makes no sense."""
+    """Order the cases, count and triage them; ValueError on a window or count that makes no
+    sense. `activity` is the CA's 30-day trend and operators, when the caller read them."""
     if any(moment.tzinfo is None for moment in (since, until, now)):
         raise ValueError("report since, until and now must be timezone-aware")
     if until < since:
@@ -175,6 +192,9 @@ def build_context(
         cases=ordered,
         summary=summary,
         shown=ordered[:FULL_CASES],
+        activity=activity if activity is not None else NOT_READ,
+        triage=triage.triage(ordered),
+        problems=tuple(problems),
     )
 
 
@@ -219,10 +239,26 @@ def case_json(case: Case) -> dict[str, Any]:
         "names_removed": list(diff.removed) if diff else [],
         "key_reused": diff.key_reused if diff else None,
         "labels": list(case.labels),
+        "cause": case.cause,
+        "lint": _lint_json(case.lint),
+        "worst_severity": triage.case_severity(case).value,
         "findings": [
             {"code": f.code, "severity": f.severity.value, "message": f.message}
             for f in case.all_findings
         ],
+    }
+
+
+def _lint_json(lint: LintDiff | None) -> dict[str, Any] | None:
+    # The issue-13 contract: null when not linted (no DER, or not shown in full on a mass night).
+    if lint is None:
+        return None
+    return {
+        "linter": lint.linter,
+        "revoked": [{"code": f.code, "severity": f.severity} for f in lint.revoked],
+        "replacement": [{"code": f.code, "severity": f.severity} for f in lint.replacement],
+        "fixed": list(lint.fixed),
+        "introduced": list(lint.introduced),
     }
 
 
@@ -239,7 +275,9 @@ def _change_json(change: NameChange) -> dict[str, Any]:
 def to_json(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None) -> str:
     """report.json: the contract in the README; `summary` holds `total`, `with_replacement`
     and the breakdowns `by_reason`, `by_operator`, `by_issuer`, `by_label`, `by_domain` as
-    {name: count}. `rows` are the cases' `case_json`, when the caller has them already.
+    {name: count}. After `cases`: `need_review`, the `trend` (30 days, oldest first, ending
+    with the window's last day), `operators` over the same days, and a note for each when they
+    are missing or partial. `rows` are the cases' `case_json`, when the caller has them already.
 
     A large report writes one case per line: json's indenting encoder is pure Python, ten times
     slower than the compact one, and a mass revocation has a hundred thousand cases."""
@@ -251,10 +289,16 @@ def to_json(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None
         "window": {"since": iso(context.since), "until": iso(context.until)},
         "threshold_seconds": context.threshold_seconds,
         "already_reported": context.already_reported,
+        # Record problems that belong to no case: {code, severity, message, record}.
+        "problems": [
+            {"code": p.code, "severity": p.severity.value, "message": p.message, "record": p.record}
+            for p in context.problems
+        ],
         "summary": {
             k: dict(v) if isinstance(v, tuple) else v for k, v in asdict(context.summary).items()
         },
         "cases": rows,
+        **activity_json(context),
     }
     if len(rows) <= FULL_CASES:
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -263,68 +307,59 @@ def to_json(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None
     return head.replace('"cases": []', '"cases": [\n' + lines + "\n  ]") + "\n"
 
 
-def _cell(value: object) -> str:
-    text = text_or_none(value) or ""
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+def activity_json(context: ReportContext) -> dict[str, Any]:
+    """The verdict and the CA's 30-day activity, as report.json states them."""
+    activity = context.activity
+    return {
+        "need_review": context.triage.need_review,
+        "trend": [
+            {
+                "day": day.day.isoformat(),
+                "early_revocations": day.early_revocations,
+                "revocations": day.revocations,
+            }
+            for day in activity.days
+        ],
+        "trend_note": activity.trend_note,
+        "operators": [
+            {
+                "operator": row.operator,
+                "revocations": row.revocations,
+                "early_revocations": row.early_revocations,
+            }
+            for row in activity.operators
+        ],
+        "operators_note": activity.operator_note,
+    }
 
 
-def to_csv(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None) -> str:
-    """early-revocations.csv: one row per case, in report order, formula-like cells defused.
+def to_csv(
+    context: ReportContext, rows: Sequence[dict[str, Any]] | None = None, *, bom: bool = False
+) -> str:
+    """early-revocations.csv: one row per case, in report order (`jobs.report.csvfile`).
 
     Each row is read off the case's report.json object, so the two files cannot disagree."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
     rows = [case_json(case) for case in context.cases] if rows is None else rows
-    writer.writerows(_csv_cells(row) for row in rows)
-    return buffer.getvalue()
-
-
-def without_columns(csv_text: str, dropped: Sequence[str]) -> str:
-    """The same CSV without some columns (the mail's attachment on a mass revocation night)."""
-    reader = csv.reader(io.StringIO(csv_text))
-    header = next(reader)
-    keep = [i for i, name in enumerate(header) if name not in dropped]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows([row[i] for i in keep] for row in [header, *reader])
-    return buffer.getvalue()
+    return csvfile.write(rows, bom=bom)
 
 
 def csv_row(case: Case) -> list[str]:
     """One case as a row of CSV_COLUMNS (the backfill streams these too)."""
-    return _csv_cells(case_json(case))
-
-
-def _csv_cells(row: dict[str, Any]) -> list[str]:
-    row = dict(row)
-    repl = row["replacement"] or {}
-    changes = (f"{c['before']}>{c['after']}({c['distance']})" for c in row["name_changes"])
-    row |= {
-        "names": " ".join(row["names"]),
-        "replacement_serial": repl.get("serial"),
-        "replacement_sha256": repl.get("sha256"),
-        "replacement_names": " ".join(repl.get("names", ())),
-        "name_changes": " ".join(changes),
-        "labels": " ".join(row["labels"]),
-    }
-    return [_cell(row[column]) for column in CSV_COLUMNS]
+    return csvfile.cells(case_json(case))
 
 
 def subject_line(context: ReportContext) -> str:
-    """The mail subject: the count and the window, so a quiet night reads differently."""
-    count = context.summary.total
-    what = plural(count, "early revocation") if count else "no early revocations"
-    window = f"{context.since:%Y-%m-%d %H:%M} to {context.until:%Y-%m-%d %H:%M} UTC"
-    return f"[revwatch] {what}, {window}"
+    """The mail subject: how many need review, how many early revocations, the report's date."""
+    return triage.subject_line(context.summary.total, context.triage, context.last_day)
 
 
-def render(context: ReportContext) -> RenderedReport:
-    """Render all four outputs; template errors (a typo, a missing field) raise."""
+def render(context: ReportContext, *, csv_bom: bool = False) -> RenderedReport:
+    """Render all four outputs; template errors (a typo, a missing field) raise. `csv_bom`: see
+    `to_csv`."""
     rows = [case_json(case) for case in context.cases]
     return RenderedReport(
         subject=subject_line(context),
-        csv=to_csv(context, rows),
+        csv=to_csv(context, rows, bom=csv_bom),
         json=to_json(context, rows),
         **render_bodies(context),
     )
@@ -340,8 +375,9 @@ def render_bodies(context: ReportContext) -> dict[str, str]:
 
 
 __all__ = [
-    "CSV_COLUMNS", "FULL_CASES", "MISSING", "UNKNOWN", "RenderedReport", "ReportContext",
-    "Summary", "build_context", "case_json", "case_order", "crtsh_url", "csv_row", "edit_html",
-    "edit_text", "environment", "format_duration", "format_serial", "format_utc", "iso",
-    "render", "render_bodies", "show", "subject_line", "to_csv", "to_json", "without_columns",
+    "CSV_COLUMNS", "FULL_CASES", "MISSING", "UNKNOWN", "UTF8_BOM", "RenderedReport",
+    "ReportContext", "Summary", "activity_json", "build_context", "case_json", "case_order",
+    "crtsh_url", "csv_row", "edit_steps", "edit_text", "environment", "format_duration",
+    "format_serial", "format_utc", "iso", "render", "render_bodies", "show", "subject_line",
+    "to_csv", "to_json", "without_columns",
 ]  # fmt: skip

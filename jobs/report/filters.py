@@ -9,24 +9,21 @@ disguise names. It must not decide what a report contains (jobs.report.document 
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from jobs.core import times as durations
 from jobs.core.model import Case, EditStep, NameChange, normalise_serial
 from jobs.core.resources import templates_dir
+from jobs.core.text import neutralise
+from jobs.report.views import REPORT_FILTERS
 
 MISSING = "—"
 UNKNOWN = "unknown"
-# Control characters could forge lines in the text mail; bidi overrides can make a name read as
-# another. Subscribers write these fields, so both are shown as escapes rather than obeyed.
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def text_or_none(value: object) -> str | None:
@@ -42,7 +39,7 @@ def show(value: object, missing: str = MISSING) -> str:
     text = text_or_none(value)
     if text is None:
         return missing
-    return _UNSAFE_CHARS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return neutralise(text)
 
 
 def format_duration(seconds: object) -> str:
@@ -97,22 +94,27 @@ def relative(seconds: int | None) -> str:
     return UNKNOWN if seconds is None else f"{format_duration(abs(seconds))} {when}"
 
 
-# How each edit op is shown; `{0}` is the revoked side, `{1}` the replacement's. An op this
-# module does not know is shown as a substitution rather than dropped.
-_EDIT_HTML = {"equal": "{1}", "insert": "<ins>{1}</ins>", "delete": "<del>{0}</del>"}
+# How each edit op is shown in text; `{0}` is the revoked side, `{1}` the replacement's. An op
+# this module does not know is shown as a substitution rather than dropped.
 _EDIT_TEXT = {"equal": "{1}", "insert": "[+{1}]", "delete": "[-{0}]", "transpose": "[{0}<>{1}]"}
 
 
-def _edit(change: NameChange, formats: dict[str, str], default: str) -> list[tuple[str, str, str]]:
+def _edit_ops(change: NameChange) -> list[tuple[str, str, str]]:
     # Without an alignment, the whole name counts as replaced.
     steps = change.edit or (EditStep("substitute", change.before, change.after),)
-    return [(formats.get(s.op, default), show(s.before), show(s.after or s.before)) for s in steps]
+    return [(s.op, show(s.before), show(s.after or s.before)) for s in steps]
 
 
-def edit_html(change: NameChange) -> Markup:
-    """The replacement name with the edit marked: `mail.cua<ins>l</ins>tis.net`, escaped."""
-    parts = _edit(change, _EDIT_HTML, "<del>{0}</del><ins>{1}</ins>")
-    return Markup("").join(Markup(fmt).format(before, after) for fmt, before, after in parts)
+def _edit(change: NameChange, formats: dict[str, str], default: str) -> list[tuple[str, str, str]]:
+    return [(formats.get(op, default), before, after) for op, before, after in _edit_ops(change)]
+
+
+def edit_steps(change: NameChange) -> list[tuple[str, str, str]]:
+    """The edit as (kind, revoked side, replacement side) for the HTML template to mark up:
+    kind is `equal`, `insert`, `delete` or `replace` (a substitution, a transposition, an op this
+    module does not know: the revoked text struck, the replacement's inserted)."""
+    kinds = {"equal": "equal", "insert": "insert", "delete": "delete"}
+    return [(kinds.get(op, "replace"), before, after) for op, before, after in _edit_ops(change)]
 
 
 def edit_text(change: NameChange) -> str:
@@ -121,8 +123,8 @@ def edit_text(change: NameChange) -> str:
     return "".join(fmt.format(before, after) for fmt, before, after in parts)
 
 
-def wrap(text: str, prefix: str, width: int = 98) -> str:
-    """`prefix` + `text`, wrapped under ~100 columns with continuation lines aligned."""
+def wrap(text: str, prefix: str, width: int = 78) -> str:
+    """`prefix` + `text`, wrapped to fit an 80-column terminal, continuation lines aligned."""
     indent = " " * len(prefix)
     return textwrap.fill(
         text, width=width, initial_indent=prefix, subsequent_indent=indent,
@@ -137,8 +139,8 @@ def plural(count: int, noun: str) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = dict(
     show=show, duration=format_duration, utc=format_utc, serial=format_serial, crtsh=crtsh_url,
-    replacement_delay=replacement_delay, relative=relative, edit_html=edit_html,
-    edit_text=edit_text, wrap=wrap, plural=plural,
+    replacement_delay=replacement_delay, relative=relative, edit_steps=edit_steps,
+    edit_text=edit_text, wrap=wrap, plural=plural, **REPORT_FILTERS,
 )  # fmt: skip
 
 

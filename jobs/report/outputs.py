@@ -1,15 +1,18 @@
 """The files a run leaves, as contents: the --out directory's outputs and the mailed CSV's form.
 
 Owns which files a run writes (report.html, report.txt, early-revocations.csv, report.json,
-message.eml) and how the CSV travels in the mail: plain, gzipped once large, and without its
-SHA-256 columns when even that would break the mail's size budget (the complete file is then kept
-on the host). Pure: writing them is `jobs.deliver.files`'s. It must not render, send or record.
+message.eml) and how the report travels in the mail: the CSV under a dated name, plain, gzipped
+once large, and without its SHA-256 columns when even that would break the mail's size budget
+(the complete file is then kept on the host); the sender shown by name. Pure: writing them is
+`jobs.deliver.files`'s. It must not render, send or record.
 """
 
 from __future__ import annotations
 
 import gzip
+from datetime import date
 from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
 
 from jobs.report import document
 
@@ -17,22 +20,35 @@ GZIP_CSV_ABOVE = 1024 * 1024
 # The gzipped attachment's budget: base64 adds a third, and the bodies need room under 10 MB.
 ATTACHMENT_BUDGET = 6 * 1024 * 1024
 FINGERPRINT_COLUMNS = ("sha256", "replacement_sha256")
+# The name a reader's mail client shows for a sender configured as a bare address.
+SENDER_NAME = "revwatch"
 
 
-def attachment(csv: str) -> tuple[str | bytes, str, bytes | None]:
+def sender(mail_from: str) -> str:
+    """The From header: the configured sender, given a display name when it has none, so that
+    inboxes list the report as revwatch's rather than as an address."""
+    name, address = parseaddr(mail_from)
+    return mail_from if name or not address else formataddr((SENDER_NAME, address))
+
+
+def attachment(csv: str, day: date | None = None) -> tuple[str | bytes, str, bytes | None]:
     """The CSV as attached: (content, file name, the complete CSV gzipped when trimmed).
+
+    The name carries the report's date (`early-revocations-2026-11-27.csv`), so that the files of
+    several nights saved side by side stay apart.
 
     Gzipped once it is large (a mass revocation). If even that would not fit the mail's budget,
     the attachment keeps every case and column but the two SHA-256 fingerprints: random hex is
     what gzip cannot shrink, and 100,000 cases carry 13 MB of it. The complete CSV is then kept
     beside the message in the outbox (and in --out), and the mail says where."""
+    name = "early-revocations" + (f"-{day:%Y-%m-%d}" if day else "") + ".csv"
     if len(csv) <= GZIP_CSV_ABOVE:
-        return csv, "early-revocations.csv", None
+        return csv, name, None
     packed = gzip.compress(csv.encode("utf-8"), mtime=0)
     if len(packed) <= ATTACHMENT_BUDGET:
-        return packed, "early-revocations.csv.gz", None
+        return packed, name + ".gz", None
     trimmed = document.without_columns(csv, FINGERPRINT_COLUMNS)
-    return gzip.compress(trimmed.encode("utf-8"), mtime=0), "early-revocations.csv.gz", packed
+    return gzip.compress(trimmed.encode("utf-8"), mtime=0), name + ".gz", packed
 
 
 def files(rendered: document.RenderedReport, message: EmailMessage) -> dict[str, str | bytes]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.core.activity import Activity
+from jobs.core.activity import span as activity_span
 from jobs.core.errors import ConfigError, SourceError
 from jobs.core.settings import redact_url
 from jobs.db import queries
@@ -71,7 +73,17 @@ class CaDatabase:
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         try:
-            with self.engine.connect() as connection:
+            connection = self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise SourceError(f"CA database {self.label}: {describe_error(exc)}") from None
+        except Exception as exc:
+            # A driver that fails on its own options (`?charset=nonsense`) raises what it likes,
+            # before SQLAlchemy can wrap it: still one line naming the database, not a traceback.
+            raise SourceError(
+                f"CA database {self.label}: cannot connect: {type(exc).__name__}: {exc}"
+            ) from None
+        try:
+            with connection:
                 yield connection
         except SQLAlchemyError as exc:
             raise SourceError(f"CA database {self.label}: {describe_error(exc)}") from None
@@ -121,33 +133,97 @@ class CaDatabase:
         with self._connection() as connection:
             return self.profile.declared_replacements(connection, list(keys))
 
+    def activity(self, until: datetime, threshold: timedelta) -> Activity:
+        """Revocations and early revocations per UTC day for the 30 days that end with the day
+        of `until`, and per revoking operator over them: grouped counts made in the database,
+        in one read-only session (see `jobs.core.activity`)."""
+        since, until = activity_span(until)
+        with self._connection() as connection:
+            return self.profile.activity(connection, since, until, threshold)
+
     def close(self) -> None:
         self.engine.dispose()
 
 
-def _to_bytes(value: Any) -> bytes | None:
+def _to_bytes(value: Any) -> bytes | str | None:
+    """DER as bytes; text is kept as text, for the record reader to decode or name."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
+    return str(value)
+
+
+# Spellings of a time that ISO 8601 parsing does not read but that CA databases hold (SQLite
+# keeps times as text): ISO basic, a `+0000` offset after a space. Naive times are UTC.
+_LENIENT_FORMATS = (
+    "%Y%m%dT%H%M%SZ", "%Y%m%dT%H%M%S%z", "%Y%m%dT%H%M%S.%fZ", "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S.%f %z", "%Y-%m-%dT%H:%M:%S %z",
+)  # fmt: skip
+
+
+def _lenient_time(value: Any) -> datetime | None:
+    """A time ISO 8601 parsing could not read, in another unambiguous spelling; else None.
+
+    Epoch seconds (10 digits) and milliseconds (13) are read; `dd/mm/yyyy` is ambiguous and
+    is not."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    if text.isdigit() and len(text) in (10, 13):
+        return datetime.fromtimestamp(int(text) / (1000 if len(text) == 13 else 1), UTC)
+    for spelling in _LENIENT_FORMATS:
+        try:
+            parsed = datetime.strptime(text, spelling)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
+def _time_column(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
+    """The column as aware UTC times, and {row position: raw value} for what could not be read."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), {}
+    if values.dtype != object and not pd.api.types.is_string_dtype(values):
+        parsed = pd.to_datetime(values, errors="coerce").dt.tz_localize("UTC")
+        return parsed.astype("datetime64[us, UTC]"), {}
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601").astype(
+        "datetime64[us, UTC]"
+    )
+    unreadable: dict[int, str] = {}
+    missing = values.notna() & parsed.isna()
+    for position in missing.to_numpy().nonzero()[0]:
+        raw = values.iloc[position]
+        try:
+            lenient = _lenient_time(raw)
+        except (ValueError, OverflowError, OSError):
+            lenient = None
+        if lenient is None:
+            unreadable[int(position)] = str(raw)[:200]
+        else:
+            parsed.iloc[int(position)] = pd.Timestamp(lenient)
+    return parsed, unreadable
+
+
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give every dialect's rows the same column types (see the module docstring)."""
+    """Give every dialect's rows the same column types (see the module docstring).
+
+    A time no spelling reads (PostgreSQL `infinity`, a BC date, garbage text) becomes NaT, and
+    the row's `unreadable` column maps the column to the value as written, so that the record's
+    finding can name it: nothing is dropped or hidden here."""
     frame = frame.copy()
+    unreadable: dict[int, dict[str, str]] = {}
     for column in TIME_COLUMNS:
         if column not in frame.columns:
             continue
-        values = frame[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            # SQLite text: keep unreadable spellings as NaT; detection names the record.
-            parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-        elif isinstance(values.dtype, pd.DatetimeTZDtype):
-            parsed = values.dt.tz_convert("UTC")
-        else:
-            parsed = pd.to_datetime(values, errors="coerce").dt.tz_localize("UTC")
-        frame[column] = parsed.astype("datetime64[us, UTC]")
+        parsed, bad = _time_column(frame[column])
+        frame[column] = parsed
+        for position, raw in bad.items():
+            unreadable.setdefault(position, {})[column] = raw
+    frame["unreadable"] = pd.Series(
+        [unreadable.get(i) for i in range(len(frame))], index=frame.index, dtype=object
+    )
     if "der" in frame.columns:
         frame["der"] = frame["der"].map(_to_bytes).astype(object)
     if "issuance_found" in frame.columns:

@@ -1,12 +1,17 @@
 """[6] The job's own ledger: runs, reported cases, the watermark and the run lock.
 
-Owns the state database (SQLite file by default, or PostgreSQL) and its versioned migrations
-(`sql/state/migrations/NNNN_*.sql`, applied in order, each recorded).
+Owns the state database (a SQLite file by default, or PostgreSQL); its schema and migrations are
+`jobs.state.schema`'s.
 
-The invariant kept here: **a case is marked reported only after the mail server accepted the
-message carrying it; a run that fails changes nothing but its own failed-run record.** A
-successful run's cases and its run record are written in one transaction, so the watermark
-(the end of the last successful run's window) and the reported cases never disagree.
+The invariant kept here: **a case is reported once a successful run (or a backfill) recorded it,
+and a run is a success only after the mail server accepted its message; a failed run leaves only
+its own failed-run record.** A nightly run writes itself in two steps around the mail: before
+sending it *stages* its record (outcome `sending`) and its cases in one transaction, which proves
+everything the ledger write needs (the ledger is writable, its schema current, every key fits, the
+disk has room); after the server accepted, it *settles* the run as `success`, one row, so the
+watermark (the end of the last successful run's window) and the reported cases never disagree. A
+run settled `failed` drops the cases it staged. Cases are keyed by `ledger_key` (a digest of
+issuer and serial), so a serial of any length fits.
 It must not read the CA database, render or send anything.
 """
 
@@ -14,36 +19,42 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.core.atomic import open_lock_file
 from jobs.core.errors import LockHeldError, StateError
-from jobs.core.resources import sql_dir
+from jobs.core.model import ledger_key
 from jobs.core.settings import redact_url
 from jobs.db import queries
 from jobs.db.engines import describe_error, state_engine
-from jobs.db.queries import QuerySet, parse_statement
+from jobs.db.queries import QuerySet
+from jobs.state import schema
 
 # A reported case: issuer, serial and the revocation time the report gave.
 ReportedCase = tuple[str, str, datetime]
-# Serials per reported-case lookup: far below SQLite's and PostgreSQL's bound-parameter limits.
+# Keys per lookup: far below SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_BATCH = 900
+SENDING = "sending"
 
-# Every statement the ledger runs, loaded and checked when it opens (migrations aside: they are
-# applied from sql/state/migrations/ in order).
+# Every statement the ledger runs, loaded and checked when it opens (the migrations' own are
+# `jobs.state.schema`'s, read from sql/state/migrations/).
 STATEMENTS = (
-    "create_migrations_table", "applied_migrations", "record_migration", "insert_run",
-    "insert_reported_case", "known_runs", "last_successful_run", "recent_runs",
-    "reported_cases_by_serial", "successful_runs_by_message_id",
+    "create_migrations_table", "applied_migrations", "record_migration",
+    "migrations_table_exists", "ledger_identity", "insert_run", "insert_reported_case",
+    "settle_run", "delete_run_cases", "run_outcomes", "runs_in_progress", "last_successful_run",
+    "recent_runs", "reported_cases_by_key", "successful_runs_by_message_id",
 )  # fmt: skip
+POSTGRESQL_STATEMENTS = ("try_advisory_lock", "migration_lock")
 
 
 def iso(value: datetime) -> str:
@@ -71,31 +82,51 @@ class RunRecord:
 
 
 class Ledger:
-    """The state database; create with `Ledger.open(url)`."""
+    """The state database; create with `Ledger.open(url)` (or `open_read_only`)."""
 
     def __init__(self, engine: Engine, url: URL) -> None:
         self.engine = engine
         self.url = url
         self.label = redact_url(url)
-        self.statements: QuerySet = queries.load("state", engine.dialect.name).declare(
-            *STATEMENTS, *(("try_advisory_lock",) if engine.dialect.name == "postgresql" else ())
-        )
+        dialect = engine.dialect.name
+        extra = POSTGRESQL_STATEMENTS if dialect == "postgresql" else ()
+        self.statements: QuerySet = queries.load("state", dialect).declare(*STATEMENTS, *extra)
+        self._identity: str | None = None
 
     @classmethod
     def open(cls, url: URL, engine: Engine | None = None) -> Ledger:
+        """The ledger at `url`, created or migrated to the current schema as needed."""
         ledger = cls(engine if engine is not None else state_engine(url), url)
-        ledger.migrate()
+        try:
+            ledger.migrate()
+        except BaseException:
+            ledger.close()
+            raise
         return ledger
 
     @classmethod
-    def open_read_only(cls, url: URL) -> Ledger | None:
-        """The ledger as it is, for commands that only look: no file or directory is created and
-        no migration applied. None where no SQLite ledger file exists yet (nothing reported)."""
+    def open_read_only(cls, url: URL, *, require_current: bool = True) -> Ledger | None:
+        """The ledger as it is, for commands that only look: nothing is created and no migration
+        applied. None where there is no ledger yet (no SQLite file, or no ledger tables): nothing
+        was reported. A ledger that cannot be reached is a StateError, and so is one whose schema
+        is behind when `require_current` (its cases could not be read)."""
         if url.get_backend_name() == "sqlite" and (
             not url.database or not Path(url.database).is_file()
         ):
             return None
-        return cls(state_engine(url, read_only=True), url)
+        ledger = cls(state_engine(url, read_only=True), url)
+        try:
+            with ledger._transaction() as connection:
+                present = bool(ledger._run(connection, "migrations_table_exists").scalar())
+                if present and require_current:
+                    schema.check_current(connection, ledger.statements)
+        except BaseException:
+            ledger.close()
+            raise
+        if not present:
+            ledger.close()
+            return None
+        return ledger
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -109,27 +140,20 @@ class Ledger:
         return connection.execute(self.statements[name].clause(), params)
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not applied yet; return their versions."""
-        directory = sql_dir() / "state" / "migrations"
-        applied_now = []
+        """Apply the migrations not applied yet, under the migration lock; their versions."""
         with self._transaction() as connection:
-            self._run(connection, "create_migrations_table")
-            applied = {row.version for row in self._run(connection, "applied_migrations")}
-        for path in sorted(directory.glob("*.sql")):
-            version = int(path.name.split("_", 1)[0])
-            if version in applied:
-                continue
-            statement = parse_statement(path.stem, path, path.read_text(encoding="utf-8"))
+            return schema.migrate(
+                connection, self.statements, self.engine.dialect.name,
+                applied_at=iso(datetime.now(UTC)),
+            )  # fmt: skip
+
+    @property
+    def identity(self) -> str:
+        """This ledger's identity, made by its first migration: outbox entries carry it."""
+        if self._identity is None:
             with self._transaction() as connection:
-                connection.execute(statement.clause())
-                self._run(
-                    connection,
-                    "record_migration",
-                    version=version,
-                    applied_at=iso(datetime.now(UTC)),
-                )
-            applied_now.append(version)
-        return applied_now
+                self._identity = str(self._run(connection, "ledger_identity").scalar_one())
+        return self._identity
 
     def watermark(self) -> datetime | None:
         """Where the last successful run's window ended (None before the first success)."""
@@ -145,23 +169,52 @@ class Ledger:
 
     def reported(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Which of these (issuer, serial) keys were reported already, with the run that did."""
-        wanted = set(keys)
-        serials = sorted({serial for _, serial in wanted})
+        by_key = {ledger_key(issuer, serial): (issuer, serial) for issuer, serial in set(keys)}
+        wanted = sorted(by_key)
         found: dict[tuple[str, str], str] = {}
         with self._transaction() as connection:
-            for start in range(0, len(serials), LOOKUP_BATCH):
-                batch = serials[start : start + LOOKUP_BATCH]
-                for row in self._run(connection, "reported_cases_by_serial", serials=batch):
-                    key = (row.issuer, row.serial)
-                    if key in wanted:
-                        found[key] = row.run_id
+            for start in range(0, len(wanted), LOOKUP_BATCH):
+                batch = wanted[start : start + LOOKUP_BATCH]
+                for row in self._run(connection, "reported_cases_by_key", case_keys=batch):
+                    found[by_key[row.case_key.strip()]] = row.run_id
         return found
 
+    def stage(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
+        """Before the mail: the run (outcome `sending`) and every case it carries, in one
+        transaction; a StateError here means nothing may be sent."""
+        if run.outcome != SENDING:
+            raise ValueError(f"a staged run is {SENDING!r}, not {run.outcome!r}")
+        self._write(run, cases)
+
+    def settle(
+        self,
+        run_id: str,
+        outcome: str,
+        *,
+        finished_at: datetime,
+        error: str | None = None,
+        refused: str | None = None,
+    ) -> bool:
+        """A staged run becomes `success` (its cases reported) or `failed` (its cases dropped), in
+        one transaction; False if no run `run_id` was `sending`."""
+        with self._transaction() as connection:
+            if outcome != "success":
+                self._run(connection, "delete_run_cases", run_id=run_id)
+            settled = self._run(
+                connection, "settle_run", run_id=run_id, outcome=outcome,
+                finished_at=iso(finished_at), error=error, refused=refused,
+            ).rowcount  # fmt: skip
+        return bool(settled)
+
     def record_success(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
-        """The run and every case it mailed, in one transaction (after the server accepted)."""
+        """A run and its cases at once, for what needs no mail first (a backfill's marking)."""
+        self._write(run, cases)
+
+    def _write(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
         reported_at = iso(run.finished_at)
         rows = [
             {
+                "case_key": ledger_key(issuer, serial),
                 "issuer": issuer,
                 "serial": serial,
                 "run_id": run.run_id,
@@ -175,26 +228,39 @@ class Ledger:
             if rows:
                 connection.execute(self.statements["insert_reported_case"].clause(), rows)
 
-    def known_runs(self, run_ids: Iterable[str]) -> set[str]:
-        """Which of these runs the ledger has recorded, whatever their outcome."""
+    def record_failure(self, run: RunRecord) -> None:
+        """The failed run's own record (settling it if it was staged, dropping its cases); the
+        watermark and reported cases stay as they were."""
+        with self._transaction() as connection:
+            self._run(connection, "delete_run_cases", run_id=run.run_id)
+            settled = self._run(
+                connection, "settle_run", run_id=run.run_id, outcome=run.outcome,
+                finished_at=iso(run.finished_at), error=run.error, refused=run.refused,
+            ).rowcount  # fmt: skip
+            if not settled:
+                self._insert_run(connection, run)
+
+    def run_outcomes(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """The outcome of each of these runs that the ledger has recorded."""
         wanted = sorted(set(run_ids))
-        known: set[str] = set()
+        outcomes: dict[str, str] = {}
         with self._transaction() as connection:
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 batch = wanted[start : start + LOOKUP_BATCH]
-                known.update(self._run(connection, "known_runs", run_ids=batch).scalars())
-        return known
+                for row in self._run(connection, "run_outcomes", run_ids=batch):
+                    outcomes[row.run_id] = row.outcome
+        return outcomes
+
+    def runs_in_progress(self) -> list[tuple[str, str | None]]:
+        """(run id, Message-ID) of every run staged and never settled (it was interrupted)."""
+        with self._transaction() as connection:
+            return [(r.run_id, r.message_id) for r in self._run(connection, "runs_in_progress")]
 
     def recorded_message(self, message_id: str) -> list[str]:
         """The successful runs that recorded the message `message_id` (its cases reported)."""
         with self._transaction() as connection:
             found = self._run(connection, "successful_runs_by_message_id", message_id=message_id)
             return sorted(found.scalars())
-
-    def record_failure(self, run: RunRecord) -> None:
-        """Only the failed run's own record: the watermark and reported cases stay as they were."""
-        with self._transaction() as connection:
-            self._insert_run(connection, run)
 
     def _insert_run(self, connection: Connection, run: RunRecord) -> None:
         self._run(
@@ -224,7 +290,9 @@ class Ledger:
         """Hold the job's lock for one run; raise LockHeldError at once if another run has it.
 
         PostgreSQL: a session advisory lock on a connection held for the run. SQLite: an
-        exclusive `flock` on a file beside the database (both freed if the process dies).
+        exclusive `flock` on a file beside the database, created 0600 (both freed if the process
+        dies). A lock file that cannot be written is locked read-only: the ledger's own write then
+        reports the real problem, before anything is mailed.
         """
         if self.engine.dialect.name == "postgresql":
             key = int.from_bytes(hashlib.sha256(b"revwatch.run").digest()[:8], "big", signed=True)
@@ -242,7 +310,10 @@ class Ledger:
                 connection.close()
             return
         path = Path(str(self.url.database) + ".lock")
-        handle: IO[str] = path.open("a")
+        try:
+            handle = open_lock_file(path)
+        except OSError as exc:
+            raise StateError(f"cannot open the lock file {path}: {exc.strerror}") from None
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -250,7 +321,7 @@ class Ledger:
                 raise LockHeldError(f"another revwatch run holds the lock {path}") from None
             yield
         finally:
-            handle.close()
+            os.close(handle)
 
     def close(self) -> None:
         self.engine.dispose()

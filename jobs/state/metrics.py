@@ -1,19 +1,21 @@
 """Prometheus metrics for node_exporter's textfile collector.
 
 Owns the metric names and writing them atomically (a temporary file renamed over the target, so
-the collector never reads half a file). Alerting on `revwatch_last_success_timestamp_seconds`
+the collector never reads half a file), best effort: a metrics file that cannot be written is
+logged and changes no run's outcome. Alerting on `revwatch_last_success_timestamp_seconds`
 catches a dead job even when it stopped running altogether. It must not decide outcomes.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jobs.core.errors import ConfigError
+from jobs.core.atomic import write_atomic
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,17 @@ def render(metrics: RunMetrics) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(path: Path, metrics: RunMetrics) -> None:
-    """Replace `path` with the metrics in one rename."""
+def write(path: Path, metrics: RunMetrics) -> bool:
+    """Replace `path` with the metrics in one rename; False (and a logged error) if it cannot.
+
+    Best effort: the report was mailed and recorded, or the run failed for its own reason, either
+    way a metrics file must not change the outcome or its exit code. The stale file's
+    `revwatch_last_run_timestamp_seconds` shows the monitoring that something is wrong."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(render(metrics))
-        os.chmod(temporary, 0o644)  # node_exporter runs as another user
-        os.replace(temporary, path)
+        # node_exporter runs as another user: this file (counts, no cases) and a directory the
+        # job creates for it are readable by all.
+        write_atomic(path, render(metrics), mode=0o644, dir_mode=0o755)
     except OSError as exc:
-        raise ConfigError(f"cannot write the metrics file {path}: {exc.strerror}") from None
+        log.error("cannot write the metrics file %s: %s", path, exc.strerror or exc)
+        return False
+    return True

@@ -43,6 +43,10 @@ class RunTrace:
     found: int = 0
     new: int = 0
     source: str = ""
+    # Set the moment the mail server accepted the run's message: a failure after that (the
+    # ledger) must neither drop the run's staged cases nor be logged as "not mailed".
+    mailed: bool = False
+    message_id: str | None = None
 
 
 def refused_text(refused: dict[str, str]) -> str | None:
@@ -66,7 +70,7 @@ def record(
         cases_new=run.new,
         outcome=outcome_name,
         error=error,
-        message_id=outcome.message_id if outcome else None,
+        message_id=outcome.message_id if outcome else run.message_id,
         source=run.source,
         refused=refused_text(refused),
     )
@@ -81,8 +85,11 @@ def finish(
     outcome: RunOutcome | None = None,
     error: str | None = None,
 ) -> None:
-    """Record a failed run, log the run's summary line and write the metrics."""
-    if outcome_name == "failed" and run.since is not None:
+    """Record a failed run, log the run's summary line and write the metrics (best effort).
+
+    A run that failed after the server accepted its message stays staged (`sending`): the next
+    run settles it from the outbox's acceptance note, or sends the same message again."""
+    if outcome_name == "failed" and run.since is not None and not run.mailed:
         try:
             ledger.record_failure(record(run, "failed", error=error))
         except StateError as exc:
@@ -122,8 +129,8 @@ def log_summary(
         found=run.found,
         new=run.new,
         already_reported=outcome.already_reported if outcome else None,
-        mailed=bool(outcome and outcome.mailed),
-        message_id=outcome.message_id if outcome else None,
+        mailed=run.mailed or bool(outcome and outcome.mailed),
+        message_id=outcome.message_id if outcome else run.message_id,
         refused=sorted(outcome.refused) if outcome else [],
         record_problems=outcome.problems if outcome else None,
         duration_seconds=round(time.monotonic() - run.started, 3),

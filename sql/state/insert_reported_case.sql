@@ -1,4 +1,4 @@
--- Returns: nothing; marks one case as reported by a run.
--- Params: issuer, serial, run_id, revoked_at, reported_at
-INSERT INTO revwatch_reported_cases (issuer, serial, run_id, revoked_at, reported_at)
-VALUES (:issuer, :serial, :run_id, :revoked_at, :reported_at)
+-- Returns: nothing; writes one case of a run (reported once that run is a success).
+-- Params: case_key, issuer, serial, run_id, revoked_at, reported_at
+INSERT INTO revwatch_reported_cases (case_key, issuer, serial, run_id, revoked_at, reported_at)
+VALUES (:case_key, :issuer, :serial, :run_id, :revoked_at, :reported_at)

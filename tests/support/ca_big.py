@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
-from tests.support.ca_schemas import ms
+from tests.support.ca_schemas import java_hash, ms
 
 # Rows are inserted in primary-key (fingerprint) order: random order makes InnoDB split pages
 # all the way and a million rows take minutes instead of seconds.
@@ -58,6 +58,60 @@ def big_ejbca(engine: Engine, rows: int) -> None:
             connection.exec_driver_sql("ANALYZE CertificateData")
         else:
             connection.exec_driver_sql("ANALYZE TABLE CertificateData")
+
+
+def big_ejbca_audit(engine: Engine, rows: int) -> None:
+    """A successful CERT_REVOKED audit event for each revoked row of `big_ejbca(rows)`, by one of
+    seven operators, at its revocation time, naming its CA and serial as EJBCA does."""
+    base = ms(BIG_BASE)
+    ca_ids = " ".join(
+        f"WHEN {k} THEN '{java_hash(f'CN=Bench CA {k}')}'" for k in range(BIG_ISSUERS)
+    )
+    details = "'<java><object><void method=\"put\"><string>msg</string><string>Revoked certificate'"
+    if engine.dialect.name == "postgresql":
+        source, n = "generate_series(50, :rows, 50) AS s(n)", "s.n::bigint"
+        parts = {
+            "pk": "'audit-' || s.n", "actor": "'CN=Operator ' || (s.n % 7)",
+            "serial": "upper(to_hex(s.n))", "user": "'user' || (s.n % 10000)",
+            "details": details + " || '</string></void></object></java>'",
+        }  # fmt: skip
+        params = {"rows": rows}
+    else:
+        source, n = f"seq_50_to_{rows}_step_50 AS s", "s.seq"
+        parts = {
+            "pk": "CONCAT('audit-', s.seq)", "actor": "CONCAT('CN=Operator ', s.seq % 7)",
+            "serial": "HEX(s.seq)", "user": "CONCAT('user', s.seq % 10000)",
+            "details": f"CONCAT({details}, '</string></void></object></java>')",
+        }  # fmt: skip
+        params = {}
+    statement = f"""
+        INSERT INTO AuditRecordData (pk, additionalDetails, authToken, customId, eventStatus,
+            eventType, module, nodeId, rowVersion, searchDetail1, searchDetail2, sequenceNumber,
+            service, timeStamp)
+        SELECT {parts["pk"]}, {parts["details"]}, {parts["actor"]},
+            CASE {n} % {BIG_ISSUERS} {ca_ids} END, 'SUCCESS',
+            'CERT_REVOKED', 'CERTIFICATE', 'node', 0, {parts["serial"]}, {parts["user"]}, {n},
+            'CORE', {base} + {n} * 60000 + 3600000
+        FROM {source}"""
+    with engine.begin() as connection:
+        connection.execute(text(statement), params)
+        analyze = "ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE TABLE"
+        connection.exec_driver_sql(f"{analyze} AuditRecordData")
+
+
+def big_boulder_precertificates(engine: Engine, rows: int) -> None:
+    """The precertificate of each certificate of `big_boulder(rows)`, as Boulder keeps one for
+    every issued serial."""
+    base = BIG_BASE.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
+    issued = f"TIMESTAMP('{base}') + INTERVAL s.seq MINUTE"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"""INSERT INTO precertificates (registrationID, serial, der, issued, expires)
+                SELECT s.seq % 10000, LPAD(HEX(s.seq), 36, '0'), UNHEX(MD5(s.seq)), {issued},
+                       {issued} + INTERVAL 90 DAY
+                FROM seq_1_to_{rows} AS s""")
+        )
+        connection.exec_driver_sql("ANALYZE TABLE precertificates")
 
 
 def big_boulder(engine: Engine, rows: int) -> None:

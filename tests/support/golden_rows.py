@@ -4,10 +4,14 @@ Each directory under tests/golden/enrich/ holds `input.json` and `expected.json`
 `input.json` is an issuance row in the generic schema's terms (`issuer`, `serial`, `subscriber`,
 `names`, `subject`, `issued_at`, `spki_sha256`, `not_before`, `not_after`) and may ask for DER:
 
-- `"der": {...}` builds and signs a real certificate with `cryptography`: `ca` (which of the
+- `"der": {...}` builds and signs a real certificate with `cryptography`, in a realistic TLS
+  subscriber profile (basic constraints, key usage, EKU, SAN, authority key identifier, AIA
+  with OCSP and CA issuers, CRL distribution point, certificate policies): `ca` (which of the
   golden issuing CAs, default 1), `key` (a secret: the same number is the same key), `names`
-  (default: the row's), `subject` ({"CN": ..., "O": ...}; default CN = first name), `days` of
-  validity (default 90), `eku` and `policies` (dotted OIDs), `precertificate` (poison);
+  (default: the row's; `"dns:..."` forces a dNSName, so `dns:https://www.example.jp` is one),
+  `subject` ({"CN": ..., "O": ..., "postalCode": ...}; default CN = first name), `days` of
+  validity (default 90), `eku` and `policies` (dotted OIDs), `aia` and `crl` (false: left out),
+  `precertificate` (poison);
 - `"der_hex": "..."` stores those bytes as the DER (to model a blob that does not parse).
 
 A row with `"ca": N` (and no DER) gets golden CA N's DN as its issuer. A row with DER goes
@@ -27,20 +31,34 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from jobs.core.model import Case, Certificate, Finding, Revocation, Severity
 from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 from jobs.detect.records import certificate_from_row
 from jobs.enrich.alignment import render_edit
-from jobs.enrich.enrichment import enrich
+from jobs.enrich.enrichment import enrich, lint_cases
+from jobs.enrich.lint import shared_linter
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "enrich"
+_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 CA_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 _ATTRIBUTES = {
     "C": NameOID.COUNTRY_NAME,
     "ST": NameOID.STATE_OR_PROVINCE_NAME,
     "L": NameOID.LOCALITY_NAME,
+    "postalCode": NameOID.POSTAL_CODE,
+    "street": NameOID.STREET_ADDRESS,
     "O": NameOID.ORGANIZATION_NAME,
     "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
     "CN": NameOID.COMMON_NAME,
@@ -60,6 +78,8 @@ def golden_ca(number: int) -> CertificateAuthority:
 
 
 def _general_name(name: str) -> x509.GeneralName:
+    if name.startswith("dns:"):
+        return x509.DNSName(name[len("dns:") :])
     try:
         return x509.IPAddress(ipaddress.ip_address(name))
     except ValueError:
@@ -75,7 +95,7 @@ def build_der(spec: dict[str, Any], row: dict[str, Any]) -> tuple[bytes, str]:
     """(DER, issuer DN) of the certificate `spec` describes for `row`."""
     ca = golden_ca(int(spec.get("ca", 1)))
     names = list(spec.get("names", row.get("names", ())))
-    subject = spec.get("subject", {"CN": names[0]})
+    subject = spec.get("subject", {"CN": names[0].removeprefix("dns:")})
     issued = datetime.fromisoformat(row["issued_at"])
     not_before = issued - timedelta(minutes=10)
     attributes = [
@@ -89,10 +109,37 @@ def build_der(spec: dict[str, Any], row: dict[str, Any]) -> tuple[bytes, str]:
         .serial_number(int(row["serial"], 16))
         .not_valid_before(not_before)
         .not_valid_after(not_before + timedelta(days=int(spec.get("days", 90))))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_KEY_USAGE, critical=True)
         .add_extension(
             x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
         )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
     )
+    number = spec.get("ca", 1)
+    if spec.get("aia", True):
+        access = [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(f"http://ocsp.golden-ca.net/ca{number}"),
+            ),
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(f"http://pki.golden-ca.net/ca{number}.der"),
+            ),
+        ]
+        builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+    if spec.get("crl", True):
+        point = x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(f"http://crl.golden-ca.net/ca{number}.crl")],
+            None,
+            None,
+            None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     eku = spec.get("eku", ["1.3.6.1.5.5.7.3.1"])
     if eku:
         usages = [x509.ObjectIdentifier(oid) for oid in eku]
@@ -178,7 +225,7 @@ def declared_of(data: dict[str, Any], case: Case) -> dict[tuple[str, str], tuple
 
 
 def run_golden(given: dict[str, Any]) -> Case:
-    """A golden input's case enriched among its candidates, as the pipeline enriches it."""
+    """A golden input's case enriched among its candidates and linted, as the pipeline does."""
     case = case_from(given["case"])
     [result] = enrich(
         [case],
@@ -186,7 +233,8 @@ def run_golden(given: dict[str, Any]) -> Case:
         replacement_window=timedelta(days=given.get("replacement_window_days", 30)),
         declared=declared_of(given["case"], case),
     )
-    return result
+    [linted] = lint_cases([result], shared_linter())
+    return linted
 
 
 def outcome(case: Case) -> dict[str, Any]:
@@ -211,6 +259,12 @@ def outcome(case: Case) -> dict[str, Any]:
         "case_finding_codes": sorted(f.code for f in case.findings),
         "candidate_count": case.candidate_count,
         "reason": case.replacement_reason,
+        # What the lint diff says changed (the full lists follow pkilint's version, so they are
+        # not pinned here), and the sentence heading the case's card.
+        "lint": None
+        if case.lint is None
+        else {"fixed": list(case.lint.fixed), "introduced": list(case.lint.introduced)},
+        "cause": case.cause,
     }
 
 

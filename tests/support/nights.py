@@ -44,3 +44,13 @@ def mailed_serials(message: EmailMessage) -> list[str]:
     """The serials of the cases in a report message's CSV attachment."""
     (attachment,) = [a for a in message.iter_attachments() if a.get_content_type() == "text/csv"]
     return [row["serial"] for row in csv.DictReader(io.StringIO(attachment.get_content()))]
+
+
+def mail_environment(server: ScriptedServer) -> dict[str, str]:
+    """The `REVWATCH_*` variables of a command that mails `server` (plain SMTP)."""
+    return {
+        "REVWATCH_SMTP_HOST": server.host, "REVWATCH_SMTP_PORT": str(server.port),
+        "REVWATCH_SMTP_SECURITY": "none", "REVWATCH_SMTP_ATTEMPTS": "2",
+        "REVWATCH_SMTP_BACKOFF_CAP": "0.05s", "REVWATCH_MAIL_FROM": "revwatch@ca.example",
+        "REVWATCH_MAIL_TO": "compliance@ca.example",
+    }  # fmt: skip

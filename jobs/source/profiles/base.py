@@ -1,13 +1,15 @@
 """Schema profiles: how one CA software's tables become the job's generic rows.
 
 Owns the contract every profile keeps and the plain SQL profile that most CAs need: a profile is the
-directory `sql/profiles/<name>/` holding `early_revocations` and `replacement_candidates` (see the
-README, "The generic schema"), and this module runs those statements as they are. A CA whose schema
+directory `sql/profiles/<name>/` holding `early_revocations` and `replacement_candidates`, and
+`revocation_counts`, the grouped count behind the report's 30-day view (see the README, "The
+generic schema"), and this module runs those statements as they are. A CA whose schema
 SQL cannot express (EJBCA's decimal serials and epoch milliseconds, Boulder's precertificates) adds
 the least Python on top, in its own module (`jobs.source.profiles.ejbca`,
 `jobs.source.profiles.boulder`), subclassing `Profile`. It also owns the small conversions those
 modules share (epoch ms, base64 DER, batching). It must not open connections (the source does),
-decide what is early (detection does) or write anything.
+decide what is early (detection does; the 30-day counts apply the nightly query's own rule, in
+SQL) or write anything.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import base64
 import binascii
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection
 
+from jobs.core.activity import Activity, add_count, as_day, fill_days, ranked
 from jobs.core.errors import ConfigError
 from jobs.core.resources import sql_dir
 from jobs.db.queries import QuerySet
@@ -31,7 +34,9 @@ T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Values of one IN list: well under every driver's and server's limits.
 IN_BATCH = 500
-GENERIC_STATEMENTS = ("early_revocations", "replacement_candidates")
+# The CA's revocation activity around a run (jobs.core.activity): a grouped count, never rows.
+ACTIVITY_STATEMENTS = ("revocation_counts",)
+GENERIC_STATEMENTS = ("early_revocations", "replacement_candidates", *ACTIVITY_STATEMENTS)
 # The generic columns of an early_revocations row, in the order the README documents them.
 CANDIDATE_COLUMNS = (
     "issuer_dn",
@@ -82,7 +87,8 @@ def available() -> tuple[str, ...]:
 def bind_time(dialect: str, value: datetime) -> Any:
     """A time as the dialect compares it: SQLite ISO text, MySQL naive UTC, PostgreSQL aware."""
     if dialect == "sqlite":
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        # isoformat, not strftime: glibc's %Y drops the leading zeros of years before 1000.
+        return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
     if dialect == "mysql":
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
@@ -175,7 +181,7 @@ def fetch_in(
 class Profile:
     """A profile made of SQL only: the statements return the generic columns as they are.
 
-    Subclasses override the three reading methods. `STATEMENTS` lists every statement the profile
+    Subclasses override the four reading methods. `STATEMENTS` lists every statement the profile
     runs, those of optional tables included: all are loaded and checked when the profile opens
     (at start, not mid-run), and asking for any other raises `UndeclaredStatement`.
     """
@@ -225,3 +231,25 @@ class Profile:
     def declared_replacements(self, connection: Connection, keys: Sequence[Key]) -> dict[Key, Key]:
         """Replacements the CA's own records declare, by (issuer, serial); none by default."""
         return {}
+
+    def activity(
+        self, connection: Connection, since: datetime, until: datetime, threshold: timedelta
+    ) -> Activity:
+        """Revocations and early revocations per UTC day of [since, until), and per operator
+        (`revoked_by`): one grouped count by day and operator in the database, summed here both
+        ways (a few hundred rows: 30 days times the operators)."""
+        params = {
+            "since": bind_time(self.dialect, since),
+            "until": bind_time(self.dialect, until),
+            "threshold_seconds": int(threshold.total_seconds()),
+        }
+        days: dict[date, tuple[int, int]] = {}
+        operators: dict[str | None, tuple[int, int]] = {}
+        for row in fetch(connection, self.statements, "revocation_counts", params):
+            counts = (row["revocations"], row["early_revocations"])
+            day = as_day(row["day"])  # None: a time the database could not read as one
+            if day is not None:
+                add_count(days, day, *counts)
+            name = str(row["operator"]).strip() if row["operator"] is not None else ""
+            add_count(operators, name or None, *counts)
+        return Activity(days=fill_days(days, until), operators=ranked(operators))

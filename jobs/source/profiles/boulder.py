@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
 
+from jobs.core.activity import Activity, add_count, as_day, fill_days
 from jobs.core.errors import SourceError
 from jobs.core.model import normalise_serial
 from jobs.core.x509 import ParsedCertificate, issuer_der, parse_certificate
@@ -95,6 +96,7 @@ class BoulderProfile(Profile):
         "precertificates",
         "replacement_candidates",
         "declared_replacements",
+        "revocation_trend",
     )
     DIALECTS = ("mysql",)
 
@@ -158,6 +160,31 @@ class BoulderProfile(Profile):
             last = utc(page[-1]["revoked_date"])
             if last is not None and last >= until + lookback:
                 return hits
+
+    def activity(
+        self, connection: Connection, since: datetime, until: datetime, threshold: timedelta
+    ) -> Activity:
+        """Revocations and early revocations per UTC day of [since, until): one grouped count over
+        the revokedCertificates ids that two binary searches find around the range (with the
+        look-back). Who revoked is not in Boulder's database: no operators."""
+        self.tables(connection)
+        lookback = self.options.boulder_lookback
+        days: dict[date, tuple[int, int]] = {}
+        first = self._start_id(connection, since - lookback)
+        end = self._start_id(connection, until + lookback)
+        if first is not None and end is not None:
+            params = {
+                "first_id": first,
+                "end_id": end,
+                "since": bind_time(self.dialect, since),
+                "until": bind_time(self.dialect, until),
+                "threshold_seconds": int(threshold.total_seconds()),
+            }
+            for row in fetch(connection, self.statements, "revocation_trend", params):
+                day = as_day(row["day"])
+                if day is not None:
+                    add_count(days, day, row["revocations"], row["early_revocations"])
+        return Activity(days=fill_days(days, until), operator_note=WHO_NOT_STORED)
 
     def _by_serial(
         self, connection: Connection, name: str, serials: Sequence[str]

@@ -38,6 +38,7 @@ from jobs.source.profiles.base import (
     from_ms,
     to_ms,
 )
+from jobs.source.profiles.ejbca_activity import ACTIVITY_STATEMENTS, EjbcaActivity
 
 TABLES = (
     "certificatedata",
@@ -113,7 +114,7 @@ def san_names(value: Any) -> str | None:
     return ",".join(names) or None
 
 
-class EjbcaProfile(Profile):
+class EjbcaProfile(EjbcaActivity, Profile):
     """EJBCA CE on PostgreSQL or MySQL/MariaDB."""
 
     # Every statement this profile runs, those of optional tables and older schemas included, so
@@ -133,6 +134,7 @@ class EjbcaProfile(Profile):
         "revocation_audit",  # AuditRecordData
         "replacement_candidates",
         "replacement_candidates_legacy",
+        *ACTIVITY_STATEMENTS,  # the trend and operators: jobs.source.profiles.ejbca_activity
     )
     DIALECTS = ("postgresql", "mysql")
 

@@ -25,5 +25,7 @@ LEFT JOIN issuance AS i ON i.issuer_dn = r.issuer_dn AND i.serial = r.serial
 WHERE r.revoked_at >= :since
   AND r.revoked_at < :until
   AND (COALESCE(i.issued_at, i.not_before) IS NULL
+       -- Zero dates ('0000-00-00', kept by a permissive sql_mode) are unknown, not late.
+       OR COALESCE(i.issued_at, i.not_before) < '1000-01-01'
        OR r.revoked_at <= TIMESTAMPADD(SECOND, :threshold_seconds, COALESCE(i.issued_at, i.not_before)))
 ORDER BY r.revoked_at, r.issuer_dn, r.serial, r.id

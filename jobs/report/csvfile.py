@@ -1,0 +1,75 @@
+"""early-revocations.csv: the columns, the cells of one case and the file's text.
+
+Owns the CSV's shape (its columns, new ones only at the end), how a case's report.json object
+becomes a row (lists joined by spaces, the replacement's fields flattened), the defusing of cells
+a spreadsheet would run as formulas, and the optional UTF-8 byte order mark. It must not decide
+what a case says (jobs.report.document's `case_json` does) nor where the file goes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from jobs.report.filters import text_or_none
+
+# New columns go at the end: spreadsheets and scripts that read the file by position keep working.
+CSV_COLUMNS = (
+    "issuer", "serial", "sha256", "names", "subject", "issued_at", "revoked_at",
+    "seconds_to_revocation", "reason", "revoked_by", "comment", "subscriber",
+    "replacement_serial", "replacement_sha256", "replacement_names", "name_changes", "labels",
+    "replacement_issued_at", "worst_severity",
+)  # fmt: skip
+# What spreadsheet programs need to read a CSV as UTF-8 rather than the system's code page.
+UTF8_BOM = "\ufeff"
+# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = text_or_none(value) or ""
+    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+
+
+def cells(row: dict[str, Any]) -> list[str]:
+    """One case's report.json object as a row of CSV_COLUMNS."""
+    row = dict(row)
+    repl = row["replacement"] or {}
+    changes = (f"{c['before']}>{c['after']}({c['distance']})" for c in row["name_changes"])
+    row |= {
+        "names": " ".join(row["names"]),
+        "replacement_serial": repl.get("serial"),
+        "replacement_sha256": repl.get("sha256"),
+        "replacement_names": " ".join(repl.get("names", ())),
+        "replacement_issued_at": repl.get("issued_at"),
+        "name_changes": " ".join(changes),
+        "labels": " ".join(row["labels"]),
+    }
+    return [_cell(row[column]) for column in CSV_COLUMNS]
+
+
+def write(rows: Iterable[dict[str, Any]], *, bom: bool = False) -> str:
+    """The CSV of report.json case objects, header first; `bom` starts it with a UTF-8 byte
+    order mark, for spreadsheets that otherwise guess the encoding."""
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM if bom else "")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(cells(row) for row in rows)
+    return buffer.getvalue()
+
+
+def without_columns(csv_text: str, dropped: Sequence[str]) -> str:
+    """The same CSV without some columns (the mail's attachment on a mass revocation night),
+    its byte order mark kept when it has one."""
+    bom = UTF8_BOM if csv_text.startswith(UTF8_BOM) else ""
+    reader = csv.reader(io.StringIO(csv_text.removeprefix(bom)))
+    header = next(reader)
+    keep = [i for i, name in enumerate(header) if name not in dropped]
+    buffer = io.StringIO()
+    buffer.write(bom)
+    writer = csv.writer(buffer)
+    writer.writerows([row[i] for i in keep] for row in [header, *reader])
+    return buffer.getvalue()

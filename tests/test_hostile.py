@@ -203,3 +203,36 @@ def test_mariadb_zero_dates_are_findings(
     report, _ = _run(url, tmp_path, capsys)
     case = _case(report, "c1")
     assert any("0000-00-00" in m for m in _messages(case, "data.time_unreadable"))
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=cmd", "\x00=1", " =1", "\u00a0=1",
+     "\uff1d1+1", "\uff0bcmd", "\u200b=1"],
+)  # fmt: skip
+def test_csv_cells_a_spreadsheet_would_run_are_defused(cell: str) -> None:
+    from jobs.report.csvfile import _cell
+
+    assert _cell(cell) == "'" + cell
+    assert _cell("mail.cuatis.net") == "mail.cuatis.net"
+    assert _cell(-5) == "-5"  # a number is not a formula
+
+
+def test_backfill_summaries_neutralise_operator_and_source_values() -> None:
+    from jobs.report.filters import environment
+
+    forged = "ra-ana\nRevoked by:      ra-operator-boss"
+    summary = {
+        "generated_at": "2026-11-30T00:00:00+00:00", "source": "sqlite:///ca\u202egnp.sqlite",
+        "window": {"since": "2026-01-01T00:00:00+00:00", "until": "2026-11-30T00:00:00+00:00"},
+        "examined_until": "2026-11-30T00:00:00+00:00", "complete": True,
+        "threshold_seconds": 604800, "cases": 1, "by": {"operator": {forged: 1}},
+    }  # fmt: skip
+    env = environment()
+    for name in ("backfill.txt", "backfill.html"):
+        rendered = env.get_template(name).render(summary=summary)
+        assert "\nRevoked by:" not in rendered and "\u202e" not in rendered
+        assert "\\u000a" in rendered and "\\u202e" in rendered

@@ -9,6 +9,7 @@ what a case says (jobs.report.document's `case_json` does) nor where the file go
 from __future__ import annotations
 
 import csv
+import unicodedata
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -24,13 +25,25 @@ CSV_COLUMNS = (
 )  # fmt: skip
 # What spreadsheet programs need to read a CSV as UTF-8 rather than the system's code page.
 UTF8_BOM = "\ufeff"
-# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets run a cell starting with one of these as a formula (OWASP CSV injection); some
+# skip leading blanks and control characters first, and read fullwidth forms (＝) as the ASCII ones.
+_FORMULA_START = frozenset("=+-@")
+_CONTROL_START = frozenset("\t\r\n\x00")
+
+
+def _formula_like(text: str) -> bool:
+    if text[:1] in _CONTROL_START:
+        return True
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        return unicodedata.normalize("NFKC", char)[:1] in _FORMULA_START
+    return False
 
 
 def _cell(value: object) -> str:
     text = text_or_none(value) or ""
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+    return "'" + text if isinstance(value, str) and _formula_like(text) else text
 
 
 def cells(row: dict[str, Any]) -> list[str]:

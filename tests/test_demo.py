@@ -71,7 +71,7 @@ def test_times(data: demo.DemoData) -> None:
         assert NOW - timedelta(days=60) <= row["issued_at"] < NOW
         assert row["not_before"] == row["issued_at"] - timedelta(minutes=10)
         lifetime = row["not_after"] - row["not_before"] + timedelta(seconds=1)
-        assert lifetime in (timedelta(days=90), timedelta(days=397))
+        assert lifetime in (timedelta(days=90), timedelta(days=199))  # BR ceiling from 2026-03-15
     issued = _by_key(data.issuance)
     for rev in data.revocation:
         assert issued[rev["issuer_dn"], rev["serial"]]["issued_at"] < rev["revoked_at"] < NOW
@@ -260,3 +260,21 @@ def test_loading_twice_is_a_source_error(data: demo.DemoData, tmp_path: Path) ->
             demo.load(engine, small)
     finally:
         engine.dispose()
+
+
+def test_the_demo_issues_certificates_a_linter_finds_no_error_in(data: demo.DemoData) -> None:
+    """The demo's certificates follow the Baseline Requirements' subscriber profile (AIA, CRL,
+    policy, at most 199 days), so the report's lint shows only what a case itself gets wrong."""
+    from jobs.enrich.lint import ERROR_SEVERITIES, shared_linter
+
+    linter = shared_linter()
+    sample = [
+        row for row in data.issuance if row["serial"] in {r["serial"] for r in data.revocation}
+    ]
+    errors = {
+        (row["serial"], finding.code)
+        for row in sample[:40]
+        for finding in linter.lint(row["der"]).findings
+        if finding.severity in ERROR_SEVERITIES
+    }
+    assert sample and errors == set()

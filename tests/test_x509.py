@@ -307,7 +307,8 @@ def test_precertificate_poison_and_factory_subject(ca: CertificateAuthority) -> 
         ("O", "CUALTIS S.L.U"),
         ("CN", "mail.cualtis.net"),
     )
-    assert parsed.eku == ("1.3.6.1.5.5.7.3.1",) and parsed.policies == ()
+    # An organisation in the subject: the factory marks it organization-validated (CA/B OID).
+    assert parsed.eku == ("1.3.6.1.5.5.7.3.1",) and parsed.policies == ("2.23.140.1.2.2",)
     assert (parsed.key_type, parsed.key_size) == ("EC P-256", 256)
 
 

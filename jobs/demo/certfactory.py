@@ -18,7 +18,12 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    NameOID,
+    ObjectIdentifier,
+)
 
 # Subject attribute keys a caller may use, in the order a CA writes them (most general first);
 # rfc4514_string() prints them reversed, so subjects read `CN=...,O=...,L=...,C=...`.
@@ -35,6 +40,11 @@ _SUBJECT_KEYS = frozenset(key for key, _ in _SUBJECT_ORDER)
 # CA certificates outlive everything the tests and the demo issue from them.
 _CA_BACKDATE = timedelta(days=5 * 365)
 _CA_LIFETIME = timedelta(days=15 * 365)
+
+
+# CA/B Forum reserved policy identifiers: organization-validated and domain-validated.
+_OV_POLICY = ObjectIdentifier("2.23.140.1.2.2")
+_DV_POLICY = ObjectIdentifier("2.23.140.1.2.1")
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
@@ -89,6 +99,11 @@ class CertificateAuthority:
     def name(self) -> str:
         """The RFC 4514 subject of the CA, i.e. the issuer DN of every certificate it issues."""
         return self.ca_cert.subject.rfc4514_string()
+
+    def _slug(self) -> str:
+        common = self.ca_cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        text = str(common[0].value) if common else "demo-ca"
+        return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "demo-ca"
 
     @property
     def der(self) -> bytes:
@@ -201,6 +216,32 @@ class CertificateAuthority:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                 critical=False,
             )
+        )
+        # The rest of a Baseline Requirements subscriber profile (AIA, CRL, policies), so that a
+        # linter finds in the demo's certificates only what a case itself gets wrong.
+        base = f"http://pki.revwatch-demo.com/{self._slug()}"
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess([
+                x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                       x509.UniformResourceIdentifier(f"{base}/ocsp")),
+                x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                       x509.UniformResourceIdentifier(f"{base}/ca.crt")),
+            ]),
+            critical=False,
+        ).add_extension(
+            x509.CRLDistributionPoints([
+                x509.DistributionPoint([x509.UniformResourceIdentifier(f"{base}/ca.crl")],
+                                       None, None, None),
+            ]),
+            critical=False,
+        )  # fmt: skip
+        validated = (
+            _OV_POLICY
+            if subject_name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+            else _DV_POLICY
+        )
+        builder = builder.add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(validated, None)]), critical=False
         )
         cert = builder.sign(self.key, hashes.SHA256(), ecdsa_deterministic=True)
         return cert.public_bytes(serialization.Encoding.DER)

@@ -175,7 +175,8 @@ class _Generator:
         validity_days: int | None = None,
     ) -> dict[str, Any]:
         authority = self.cas[sub.ca if ca is None else ca]
-        days = validity_days or self.rng.choice((90, 90, 397))
+        # 199 days: the CA/B Forum's ceiling for certificates issued from 2026-03-15 on.
+        days = validity_days or self.rng.choice((90, 90, 199))
         not_before = issued_at - BACKDATE
         # Validity counts both ends (RFC 5280), hence the second off a whole number of days.
         not_after = not_before + timedelta(days=days, seconds=-1)
@@ -268,7 +269,7 @@ class _Generator:
         """Plant one revocation `delay` after issuance, with its replacement and a decoy."""
         key = self.key()
         issued = revoked_at - delay
-        row = self.issue(sub, names, issued, key=key, requester=by, validity_days=397)
+        row = self.issue(sub, names, issued, key=key, requester=by, validity_days=199)
         self.revoke(row, revoked_at, reason, by, comment)
         # The decoy: the same subscriber's nearest-in-time certificate, for unrelated names.
         wrong = self.issue(sub, decoy, revoked_at + decoy_after) if decoy else None
@@ -280,7 +281,7 @@ class _Generator:
                 revoked_at + after,
                 key=key if reuse_key else None,
                 requester=by,
-                validity_days=397,
+                validity_days=199,
             )
         record = {
             "scenario": scenario,
@@ -310,7 +311,7 @@ class _Generator:
             s = _Subscriber(s.id, org, city, "ES", domain, ca, True)
             for hosts in older:  # earlier certificates, well before any planted issuance
                 issued = self.issue_time(base - 58 * day, base - 18 * day)
-                self.issue(s, s.names(world.words(hosts, ",")), issued, validity_days=397)
+                self.issue(s, s.names(world.words(hosts, ",")), issued, validity_days=199)
             return s
 
         # fmt: off

@@ -223,8 +223,9 @@ def p5(built: Built, scratch: Path) -> Row:
              "--out", str(scratch / "backfill")),
         scratch,
     )  # fmt: skip
-    match = re.search(r"backfill: (\d+) early revocations in (\d+) chunks", child.stdout)
-    cases, chunks = (int(match.group(1)), int(match.group(2))) if match else (-1, 0)
+    # Its outcome is its summary line on stderr (`revwatch.backfill`), the last one it logs.
+    match = re.search(r"backfill complete .*\bchunks=(\d+) .*\bcases=(\d+)", child.stderr_tail)
+    chunks, cases = (int(match.group(1)), int(match.group(2))) if match else (0, -1)
     bare_s, bare_rows = bare(built, BASE, BACKFILL_UNTIL, repeats=1, warm=False)
     problem = None
     if child.returncode != 0 or cases != bare_rows:

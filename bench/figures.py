@@ -53,8 +53,7 @@ class Row:
 
 def quiet() -> None:
     """In-process runs log a line per record problem; the table is what this process prints."""
-    for name in ("jobs", "revwatch"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("revwatch").setLevel(logging.ERROR)  # every logger of the job is below it
 
 
 def median(action: Callable[[], T], repeats: int) -> tuple[float, T]:

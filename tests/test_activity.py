@@ -97,8 +97,14 @@ def check_verdict(report: dict[str, Any], message: Message, html: str, day: str)
     need = sum(case["worst_severity"] == "error" for case in report["cases"])
     assert report["need_review"] == need
     total = len(report["cases"])
-    assert message["Subject"] == (
-        f"[revwatch] {need} need review, {total} early revocation{'s' * (total != 1)}, {day}"
+    # The issuance watch's suspicious issuances (certificates issued in the window, not revoked),
+    # when there are any, come first (tests/test_watch.py).
+    watched = len(report["suspicious_issuances"])
+    flagged = f"{watched} suspicious issuance{'s' * (watched != 1)}, " if watched else ""
+    # A subject this long is folded onto two header lines: read it unfolded.
+    assert " ".join(str(message["Subject"]).split()) == (
+        f"[revwatch] {flagged}{need} need review, {total} early revocation{'s' * (total != 1)}, "
+        f"{day}"
     )
     for label in ("registrable-domain-typo", "data-problem"):
         for style in re.findall(rf'<span style="([^"]*)">{label}</span>', html):

@@ -20,11 +20,12 @@ from jobs.demo import dataset as demo
 from jobs.demo import schema as generic_schema
 from jobs.detect.detection import detect
 from jobs.face.cli import main
-from jobs.pipeline import backfill
+from jobs.pipeline import backfill, backfill_summary
 from jobs.pipeline.backfill import chunks, run_backfill
 from jobs.pipeline.nightly import run_once
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import Ledger
+from tests.support.cli import log_lines, revwatch
 from tests.support.smtp_server import ScriptedServer
 
 NOW = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
@@ -132,7 +133,7 @@ def test_large_output_is_gzipped_and_mailed(
     result = run_backfill(settings, since=SINCE, until=NOW, out=tmp_path, now=NOW)
     assert result.csv.name.endswith(".csv.gz")
     assert not (tmp_path / backfill.CSV_NAME).exists()
-    backfill.mail_summary(settings, result, NOW)
+    backfill_summary.mail_summary(settings, result, NOW)
     (message,) = smtp_server.messages
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/gzip"
@@ -152,8 +153,8 @@ def test_the_ledger_is_untouched_unless_asked(
     )  # fmt: skip
     result = run_backfill(settings, since=SINCE, until=NOW, out=tmp_path / "out", now=NOW)
     assert not (tmp_path / "state.sqlite").exists()
-    assert backfill.mark_reported(settings, result, NOW) == len(expected)
-    assert backfill.mark_reported(settings, result, NOW + timedelta(seconds=1)) == 0
+    assert backfill_summary.mark_reported(settings, result, NOW) == len(expected)
+    assert backfill_summary.mark_reported(settings, result, NOW + timedelta(seconds=1)) == 0
     ledger = Ledger.open(settings.state_url())
     assert ledger.watermark() is None  # a backfill is not a nightly success
     ledger.close()
@@ -169,3 +170,37 @@ def test_backfill_command(history: tuple[str, set[str]], tmp_path: Path) -> None
     assert code == 0
     assert sorted(_serials(out / backfill.CSV_NAME)) == sorted(expected)
     assert main(["backfill", "--ca-db", url, "--since", "yesterday"]) == 2
+
+
+def test_the_summary_lists_every_month_of_the_range_zeros_included(
+    history: tuple[str, set[str]], tmp_path: Path
+) -> None:
+    """On the real command: a range of 14 months of which only the last three hold cases; the
+    summary lists all 14, and the command's outcome is one summary line on stderr."""
+    url, expected = history
+    out = tmp_path / "evidence"
+    done = revwatch(
+        "backfill", "--ca-db", url, "--since", "2025-10-15", "--until", NOW.isoformat(),
+        "--chunk", "45d", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    # Off a terminal, no line per chunk: progress at most once a minute, then the summary.
+    (line,) = [line for line in log_lines(done.stderr) if line["logger"].endswith("backfill")]
+    assert line["logger"] == "revwatch.backfill"
+    assert (
+        line["message"].startswith("backfill complete")
+        and f"cases={len(expected)}" in line["message"]
+    )
+    summary = json.loads((out / "backfill-summary.json").read_text())
+    months = list(summary["by"]["month"])
+    assert months == [f"2025-{m}" for m in ("10", "11", "12")] + [
+        f"2026-{m:02d}" for m in range(1, 12)
+    ]
+    assert summary["months_examined"] == 14
+    assert summary["by"]["month"]["2026-03"] == 0
+    assert sum(summary["by"]["month"].values()) == len(expected)
+    text = (out / "backfill-summary.txt").read_text()
+    assert "2026-03" in text and "without early revocations, listed with 0" in text
+    html = (out / "backfill-summary.html").read_text()
+    assert all(month in html for month in months)

@@ -51,3 +51,12 @@ def test_the_pairing_benchmark_runs_and_finds_the_typo() -> None:
     spec.loader.exec_module(module)
     figures = module.run(300)
     assert figures["replacement"] == "4" and figures["typo_found"]
+
+
+@pytest.mark.postgres
+def test_the_watch_benchmark_finds_every_planted_typo(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import watch as bench_watch
+
+    assert bench_watch.main(["300"]) == 0
+    out = capsys.readouterr().out
+    assert "near-siblings found: 3 of 3 planted" in out and "peak RSS" in out

@@ -30,7 +30,7 @@ def test_codes_are_dotted_and_labels_are_words() -> None:
     assert len(codes.CODES) >= 30 and len(codes.LABELS) >= 15
     for name, code in codes.CODES.items():
         assert name == code.code
-        assert re.fullmatch(r"(detect|data|diff|enrich)(\.[a-z_]+)+", name), name
+        assert re.fullmatch(r"(detect|data|diff|enrich|watch|dns)(\.[a-z_]+)+", name), name
         assert code.meaning and isinstance(code.severity, Severity)
     for name, label in codes.LABELS.items():
         assert name == label.name

@@ -169,7 +169,7 @@ def test_verification_off_works_but_warns_each_time(
     smtp_tls: ScriptedServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for(smtp_tls, security="tls", verify=False)
-    with caplog.at_level(logging.WARNING, logger="jobs.deliver.smtp"):
+    with caplog.at_level(logging.WARNING, logger="revwatch.deliver.smtp"):
         send(message(), settings)
         send(message(), settings)
     assert len(smtp_tls.messages) == 2

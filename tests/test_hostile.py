@@ -229,7 +229,8 @@ def test_backfill_summaries_neutralise_operator_and_source_values() -> None:
         "generated_at": "2026-11-30T00:00:00+00:00", "source": "sqlite:///ca\u202egnp.sqlite",
         "window": {"since": "2026-01-01T00:00:00+00:00", "until": "2026-11-30T00:00:00+00:00"},
         "examined_until": "2026-11-30T00:00:00+00:00", "complete": True,
-        "threshold_seconds": 604800, "cases": 1, "by": {"operator": {forged: 1}},
+        "threshold_seconds": 604800, "cases": 1, "months_examined": 11,
+        "months_without_cases": 10, "by": {"operator": {forged: 1}},
     }  # fmt: skip
     env = environment()
     for name in ("backfill.txt", "backfill.html"):

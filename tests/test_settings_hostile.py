@@ -146,7 +146,7 @@ def test_the_name_functions_never_raise(before: str, after: str) -> None:
 
 
 def test_a_newline_in_a_logged_value_cannot_forge_a_text_log_line() -> None:
-    from jobs.face.cli import LogFormatter
+    from jobs.face.logs import LogFormatter
 
     record = logging.LogRecord(
         "revwatch.run", logging.WARNING, __file__, 1,

@@ -108,18 +108,20 @@ LABEL_DECLARED_REPLACEMENT = _label(
 # What the revoked certificate got wrong, judged on its values (jobs.enrich.judge) and by pkilint.
 # The first two and the last are misissuance by the revoked certificate alone (error); a cut or
 # padded value is a data-entry slip like a typo (warning).
+# Both also label suspicious issuances (the issuance watch): one word, one meaning, whichever
+# certificate it is found on.
 LABEL_INVALID_NAME = _label(
     "invalid-name",
     Severity.ERROR,
-    "a name in the revoked certificate is not a valid DNS name (hyphen at a label's edge, empty "
-    "label or leading period, scheme or path, whitespace, underscore, overlong label or name, "
-    "bad punycode), IP address or mailbox",
+    "a name in the revoked certificate (or a watched issuance) is not a valid DNS name (hyphen "
+    "at a label's edge, empty label or leading period, scheme or path, whitespace, underscore, "
+    "overlong label or name, bad punycode), IP address or mailbox",
 )
 LABEL_PLACEHOLDER_VALUE = _label(
     "placeholder-value",
     Severity.ERROR,
-    "a subject attribute of the revoked certificate holds a known placeholder or default "
-    '(Some-State, Default City, XX, N/A, ".")',
+    "a subject attribute of the revoked certificate (or a watched issuance) holds a known "
+    'placeholder or default (Some-State, Default City, XX, N/A, ".")',
 )
 LABEL_TRUNCATED_VALUE = _label(
     "truncated-value",
@@ -137,6 +139,25 @@ LABEL_LINT_FIXED = _label(
     "lint-fixed",
     Severity.ERROR,
     "the replacement fixes at least one lint error of the revoked certificate (pkilint)",
+)
+# The issuance watch (jobs.enrich.watch): certificates issued in the window and not revoked.
+LABEL_NEAR_SIBLING = _label(
+    "near-sibling",
+    Severity.ERROR,
+    "a watched issuance names a registrable domain its subscriber never had before, within edit "
+    "distance 2 (or look-alike characters) of one the subscriber holds",
+)
+LABEL_LINT_ERROR = _label(
+    "lint-error",
+    Severity.ERROR,
+    "pkilint reports an error-level finding on a watched issuance",
+)
+# The optional domain-existence check (jobs.source.dns), on cases and suspicious issuances alike.
+LABEL_DOMAIN_NOT_FOUND = _label(
+    "domain-not-found",
+    Severity.ERROR,
+    "this domain is not registered: the certificate named a domain nobody holds (the resolver "
+    "answered NXDOMAIN)",
 )
 
 # Detection: the case itself, and problems with the records behind it.
@@ -332,6 +353,44 @@ ENRICH_LINT_FAILED = _code(
     Severity.WARNING,
     "the linter failed on a certificate of the case; its lint is left out and nothing counts as "
     "fixed",
+)
+
+# The issuance watch: what makes a certificate issued in the window, and not revoked, suspicious.
+WATCH_NEAR_SIBLING = _code(
+    "watch.name.near_sibling",
+    Severity.ERROR,
+    "a name in a registrable domain new to the subscriber, within distance 2 (or look-alike) of "
+    "one it holds (both named)",
+    LABEL_NEAR_SIBLING,
+)
+WATCH_NAME_INVALID = _code(
+    "watch.name.invalid",
+    Severity.ERROR,
+    "a name of a watched issuance is not valid for its type (the reason named)",
+    LABEL_INVALID_NAME,
+)
+WATCH_SUBJECT_PLACEHOLDER = _code(
+    "watch.subject.placeholder",
+    Severity.ERROR,
+    "a subject attribute of a watched issuance holds a known placeholder (its source named)",
+    LABEL_PLACEHOLDER_VALUE,
+)
+WATCH_LINT_ERROR = _code(
+    "watch.lint.error",
+    Severity.ERROR,
+    "pkilint reports error-level findings on a watched issuance (codes named)",
+    LABEL_LINT_ERROR,
+)
+WATCH_LINT_FAILED = _code(
+    "watch.lint_failed",
+    Severity.WARNING,
+    "pkilint could not lint a watched issuance, or one of its validators crashed",
+)
+DNS_DOMAIN_NOT_FOUND = _code(
+    "dns.domain_not_found",
+    Severity.ERROR,
+    "the resolver answered NXDOMAIN for a registrable domain the certificate names",
+    LABEL_DOMAIN_NOT_FOUND,
 )
 
 CODES: Mapping[str, Code] = MappingProxyType(_CODES)

@@ -25,6 +25,11 @@ class SourceError(RevwatchError):
     exit_code = 3
 
 
+class WrongSchemaError(SourceError):
+    """The CA database lacks the tables or columns its profile reads: most likely a database of
+    another CA software than the profile's (the source names the profile and the others)."""
+
+
 class DeliveryError(RevwatchError):
     """The report could not be handed to the mail server."""
 

@@ -272,3 +272,4 @@ class RunOutcome:
     outputs: dict[str, Path] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     problems: int = 0
+    suspicious: int = 0  # suspicious issuances the issuance watch reported in this run

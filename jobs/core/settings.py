@@ -28,10 +28,12 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from jobs.core.endpoints import host_port
 from jobs.core.errors import ConfigError
 from jobs.core.resources import sql_dir
+from jobs.core.secret_files import SECRET_FILES, read_secret
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.core.settings")
 
 ENV_PREFIX = "REVWATCH_"
 # A profile is a directory of SQL under sql/profiles/: adding one needs no Python change here.
@@ -42,8 +44,6 @@ _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 # The longest duration any setting takes: ten years is beyond any threshold, window or timeout
 # that makes sense, and keeps every window arithmetic (now - 2 x threshold) inside datetime's range.
 MAX_DURATION = timedelta(days=3660)
-# A secret file is a password, not a stream: /dev/zero must not hang the job.
-_SECRET_MAX_BYTES = 64 * 1024
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 
@@ -209,6 +209,8 @@ class Settings:
     metrics_file: Path | None = None
     log_format: str = "text"
     csv_bom: bool = False
+    dns_check: bool = False
+    dns_resolver: str | None = None
     config_file: Path | None = None
 
     def ca_url(self) -> URL:
@@ -246,6 +248,9 @@ def _default_state_dir() -> Path:
 
 
 def _url(text: str, what: str) -> URL:
+    if "://" not in text:
+        # A plain path names a SQLite file: `--state-db /var/lib/revwatch/revwatch-state.sqlite`.
+        return URL.create("sqlite", database=str(Path(text).expanduser()))
     try:
         url = make_url(text)
         url.port  # noqa: B018 - a port that is not a number fails here, not at connect time
@@ -317,38 +322,22 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "metrics_file": _path,
     "log_format": _choice(("text", "json")),
     "csv_bom": _bool,
+    "dns_check": _bool,
+    "dns_resolver": lambda value: host_port(_text(value), "resolver"),
 }
-# Secrets may also come from a file named by `<name>_file` (e.g. REVWATCH_SMTP_PASSWORD_FILE).
-_SECRET_FILES = {"ca_db_password_file": "ca_db_password", "smtp_password_file": "smtp_password"}
 _SETTINGS_FIELDS = {f.name for f in fields(Settings)}
 
 
-def _read_secret(path: str, name: str) -> str:
-    file = Path(path).expanduser()
-    try:
-        if not file.is_file():
-            raise ConfigError(f"cannot read {name} from {path}: not a regular file")
-        with file.open("rb") as handle:
-            content = handle.read(_SECRET_MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {name} from {path}: {exc.strerror}") from None
-    if len(content) > _SECRET_MAX_BYTES:
-        raise ConfigError(f"cannot read {name} from {path}: larger than a password can be")
-    try:
-        return content.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ConfigError(f"cannot read {name} from {path}: not UTF-8 text") from None
-
-
-def _layer(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """Parse one source's raw values; errors name the source and the key."""
+def _layer(raw: Mapping[str, Any], origin: str, secrets: bool = True) -> dict[str, Any]:
+    """Parse one source's raw values; errors name the source and the key. Without `secrets`,
+    secret files are not read (a command that needs no secret must not fail on them)."""
     parsed: dict[str, Any] = {}
     for key, value in raw.items():
         if value is None or value == "":
             continue
-        if key in _SECRET_FILES:
-            target = _SECRET_FILES[key]
-            parsed[target] = _read_secret(str(value), target)
+        if key in SECRET_FILES:  # a file holding a secret: read only when secrets are wanted
+            if secrets:
+                parsed[SECRET_FILES[key]] = read_secret(str(value), SECRET_FILES[key])
             continue
         parser = _PARSERS.get(key)
         if parser is None:
@@ -376,7 +365,7 @@ def read_file(path: Path) -> dict[str, Any]:
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The `REVWATCH_*` variables as raw settings; REVWATCH_CONFIG names the file instead."""
-    known = set(_PARSERS) | set(_SECRET_FILES)
+    known = set(_PARSERS) | set(SECRET_FILES)
     raw: dict[str, str] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
@@ -392,15 +381,20 @@ def load_settings(
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
+    *,
+    secrets: bool = True,
 ) -> Settings:
-    """Merge file, environment and flags (in rising precedence) into checked Settings."""
+    """Merge file, environment and flags (in rising precedence) into checked Settings.
+
+    `secrets` False: the password files are not read, for commands that open neither the CA
+    database nor the mail server (`status` runs as a monitoring user who cannot read them)."""
     environ = os.environ if environ is None else environ
     if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
         config_file = Path(environ[ENV_PREFIX + "CONFIG"])
     merged: dict[str, Any] = {}
     if config_file is not None:
-        merged.update(_layer(read_file(config_file), f"config file {config_file}"))
-    merged.update(_layer(read_environment(environ), "environment"))
+        merged.update(_layer(read_file(config_file), f"config file {config_file}", secrets))
+    merged.update(_layer(read_environment(environ), "environment", secrets))
     for name in ("ca_db", "state_db"):
         given = flags.get(name)
         if isinstance(given, str) and redact_url(given) != given:

@@ -179,6 +179,25 @@ def _create(url: URL | str, **kwargs: Any) -> Engine:
         raise ConfigError(f"bad database URL {redact_url(url)!r}: {exc}") from None
 
 
+# A table or column the statement names is not there: PostgreSQL's SQLSTATEs, MySQL/MariaDB's
+# error numbers, SQLite's messages (it has no codes for these).
+_MISSING_SQLSTATES = ("42P01", "42703")  # undefined_table, undefined_column
+_MISSING_MYSQL_ERRORS = (1146, 1054)  # ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR
+_MISSING_SQLITE_MESSAGES = ("no such table", "no such column")
+
+
+def missing_table_or_column(exc: SQLAlchemyError) -> bool:
+    """Whether a driver error says a table or column the statement reads does not exist."""
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) in _MISSING_SQLSTATES:
+        return True
+    if isinstance(original, sqlite3.Error):
+        return str(original).startswith(_MISSING_SQLITE_MESSAGES)
+    args: tuple[Any, ...] = getattr(original, "args", ())
+    from_pymysql = type(original).__module__.startswith("pymysql")
+    return from_pymysql and bool(args) and args[0] in _MISSING_MYSQL_ERRORS
+
+
 def describe_error(exc: SQLAlchemyError) -> str:
     """The first line of a driver error, without SQLAlchemy's statement dump or background link."""
     original = getattr(exc, "orig", None) or exc

@@ -30,9 +30,14 @@ def check_address(what: str, address: str) -> None:
 
 
 def message_id_for(
-    case_keys: Iterable[tuple[str, str]], *, window_until: datetime, domain: str
+    case_keys: Iterable[tuple[str, str]],
+    *,
+    window_until: datetime,
+    domain: str,
+    issuance_keys: Iterable[tuple[str, str]] = (),
 ) -> str:
-    """A Message-ID that depends only on the set of cases (or, with none, on the window end).
+    """A Message-ID that depends only on the set of cases and suspicious issuances (or, with
+    neither, on the window end).
 
     A re-send after a crash then carries the same Message-ID as the first send, so mail clients
     and the compliance team's archive can recognise it as the same report.
@@ -43,7 +48,11 @@ def message_id_for(
         raise ValueError(f"Message-ID domain {domain!r} is not a plain host name")
     keys = sorted({(str(issuer), str(serial)) for issuer, serial in case_keys})
     payload: dict[str, object] = {"cases": keys}
-    if not keys:
+    watched = sorted({(str(issuer), str(serial)) for issuer, serial in issuance_keys})
+    if watched:
+        # Only when there are some: a report without them keeps the Message-ID it always had.
+        payload["issuances"] = watched
+    if not keys and not watched:
         payload["window_until"] = window_until.astimezone(UTC).isoformat()
     # JSON keeps (issuer, serial) boundaries unambiguous whatever characters an issuer holds.
     encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

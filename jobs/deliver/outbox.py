@@ -24,7 +24,7 @@ from pathlib import Path
 from jobs.core.atomic import write_atomic
 from jobs.core.errors import ConfigError, OutputError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.deliver.outbox")
 
 _RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$")
 # Every file an entry may have, by suffix after the run id.
@@ -41,7 +41,8 @@ def path_for(outbox: Path, run_id: str) -> Path:
 @dataclass(frozen=True)
 class Envelope:
     """What a stored message carries: its ledger (None: stored before entries named one), its
-    run's window and its cases (issuer, serial, revoked)."""
+    run's window, its cases (issuer, serial, revoked) and its suspicious issuances (issuer,
+    serial, issued or None; absent from envelopes stored before the issuance watch)."""
 
     run_id: str
     started_at: datetime
@@ -51,6 +52,7 @@ class Envelope:
     message_id: str
     cases: tuple[tuple[str, str, datetime], ...]
     ledger_id: str | None = None
+    issuances: tuple[tuple[str, str, datetime | None], ...] = ()
 
 
 def _write(target: Path, content: bytes) -> None:
@@ -72,6 +74,10 @@ def store(outbox: Path, envelope: Envelope, message: EmailMessage) -> Path:
         "threshold_seconds": envelope.threshold_seconds,
         "message_id": envelope.message_id,
         "cases": [[issuer, serial, when.isoformat()] for issuer, serial, when in envelope.cases],
+        "issuances": [
+            [issuer, serial, when.isoformat() if when else None]
+            for issuer, serial, when in envelope.issuances
+        ],
     }
     _write(target.with_suffix(".json"), json.dumps(meta, indent=1).encode())
     # The .eml lands last: a stored message always has its envelope beside it.
@@ -93,6 +99,10 @@ def envelope(outbox: Path, run_id: str) -> Envelope:
             message_id=meta["message_id"],
             cases=tuple((i, s, datetime.fromisoformat(t)) for i, s, t in meta["cases"]),
             ledger_id=meta.get("ledger_id"),
+            issuances=tuple(
+                (i, s, datetime.fromisoformat(t) if t else None)
+                for i, s, t in meta.get("issuances", [])
+            ),
         )
     except FileNotFoundError:
         known = sorted(p.stem for p in outbox.glob("*.eml")) if outbox.is_dir() else []

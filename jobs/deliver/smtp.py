@@ -33,7 +33,7 @@ from jobs.core.errors import (
 )
 from jobs.deliver.message import check_address
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.deliver.smtp")
 
 Security = Literal["none", "starttls", "tls"]
 _SECURITIES: tuple[str, ...] = get_args(Security)

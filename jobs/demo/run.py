@@ -34,6 +34,7 @@ class DemoRun:
     sink: str
     mailbox: Path
     report: Path
+    ledger: Path
 
 
 def run_demo(out: Path, now: datetime) -> DemoRun:
@@ -75,4 +76,5 @@ def run_demo(out: Path, now: datetime) -> DemoRun:
         sink=f"{sink.host}:{sink.port}",
         mailbox=out / "mailbox",
         report=(out / "report.html").resolve(),
+        ledger=state_path,
     )

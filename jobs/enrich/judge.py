@@ -37,6 +37,32 @@ def typed_names(cert: Certificate, parsed: ParsedCertificate | None) -> list[tup
     return out
 
 
+def name_problems(
+    cert: Certificate, parsed: ParsedCertificate | None
+) -> list[tuple[str, str, str]]:
+    """(name, its type in words, why it is invalid) for each invalid name of the certificate
+    (the issuance watch judges watched certificates with this too)."""
+    out: list[tuple[str, str, str]] = []
+    for kind, name in typed_names(cert, parsed):
+        problem = names.dns_name_problem(name) if kind == _DNS else names.mailbox_problem(name)
+        if problem is not None:
+            out.append((name, kind, problem))
+    return out
+
+
+def placeholder_values(
+    cert: Certificate, parsed: ParsedCertificate | None
+) -> list[tuple[str, str, str]]:
+    """(attribute, value, the placeholder list's source) for each subject value that is a known
+    placeholder (`jobs.enrich.values`)."""
+    out: list[tuple[str, str, str]] = []
+    for key, value in subject_attributes(cert, parsed) or ():
+        source = values.placeholder_source(key, value)
+        if source is not None:
+            out.append((key, value, source))
+    return out
+
+
 def _invalid_names(
     cert: Certificate,
     parsed: ParsedCertificate | None,
@@ -46,10 +72,7 @@ def _invalid_names(
     kept = {names.canonical(n) for n in replacement.names} if replacement else set()
     partner = {change.before: change.after for change in changes}
     out: list[Finding] = []
-    for kind, name in typed_names(cert, parsed):
-        problem = names.dns_name_problem(name) if kind == _DNS else names.mailbox_problem(name)
-        if problem is None:
-            continue
+    for name, kind, problem in name_problems(cert, parsed):
         text = f"{name} is not a valid {kind}: {problem}"
         if name in partner:
             text += f"; the replacement has {partner[name]} instead"
@@ -66,10 +89,7 @@ def _placeholders(
     replaced: dict[str, str] | None = None,
 ) -> list[Finding]:
     out: list[Finding] = []
-    for key, value in subject_attributes(cert, parsed) or ():
-        source = values.placeholder_source(key, value)
-        if source is None:
-            continue
+    for key, value, source in placeholder_values(cert, parsed):
         text = f"subject {key} is {value!r}, a placeholder ({source})"
         now = replaced.get(key) if replaced is not None else None
         if replaced is not None:

@@ -31,7 +31,7 @@ from apscheduler.triggers.cron.expressions import AllExpression
 from jobs.core.errors import ConfigError, RevwatchError
 from jobs.core.settings import utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.face.schedule")
 
 # A run that could not start on time (machine asleep, daemon busy) still runs within this grace;
 # several missed runs coalesce into one, and the ledger's watermark makes that one catch up.

@@ -6,9 +6,11 @@ summary, then a checkpoint. Memory is bounded by one chunk whatever the size of 
 backfill restarts from its last finished chunk: the checkpoint records how many bytes of the CSV
 belonged to finished chunks, and the file is cut back to that before going on. A backfill is known
 by its start, threshold and CA; its end (default: now) is fixed when it first starts. Its files
-are 0600, the checkpoint, summary and gzipped CSV replaced whole (`jobs.core.atomic`). The nightly
-ledger is untouched unless asked (`--mark-reported`). It must not render or send the nightly
-report.
+are 0600, the checkpoint, summary and gzipped CSV replaced whole (`jobs.core.atomic`). Progress
+shows as a bar on a terminal, else as a log line at most once a minute; the backfill ends with one
+summary line (`revwatch.backfill`). The summary's content, the ledger's marking and the mail are
+`jobs.pipeline.backfill_summary`'s; the nightly ledger is untouched unless asked
+(`--mark-reported`). It must not render or send the nightly report.
 """
 
 from __future__ import annotations
@@ -26,28 +28,35 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
-from jobs.core.atomic import PRIVATE_FILE, ensure_dir, replacing, write_atomic, write_together
+from jobs.core.atomic import PRIVATE_FILE, ensure_dir, replacing, write_atomic
 from jobs.core.errors import ConfigError, OutputError
-from jobs.core.model import Case
 from jobs.core.settings import Settings
 from jobs.core.x509 import ParseCache
-from jobs.deliver import smtp as delivery
-from jobs.deliver.message import build_message, message_id_for
-from jobs.pipeline.options import smtp_options, source_options, state_options
-from jobs.pipeline.steps import detect_window, enrich_cases, open_ca, sender_domain
+from jobs.pipeline.backfill_summary import (
+    GROUPS,
+    MAIL_OTHERWISE,
+    BackfillResult,
+    count,
+    mail_summary,
+    mark_reported,
+    summary_document,
+    write_summary,
+)
+from jobs.pipeline.options import smtp_options, source_options
+from jobs.pipeline.steps import detect_window, enrich_cases, open_ca
 from jobs.report import document as report
 from jobs.source.database import CaDatabase
-from jobs.state.ledger import Ledger, RunRecord
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.pipeline.backfill")
+summary_log = logging.getLogger("revwatch.backfill")
 
 CSV_NAME = "early-revocations-all.csv"
 CHECKPOINT = "backfill-progress.json"
 # Above this the CSV is gzipped at the end: reviewers open small files directly.
 GZIP_ABOVE_BYTES = 5 * 1024 * 1024
-GROUPS = ("month", "reason", "operator", "issuer", "label", "domain")
+# Off a terminal (cron, a CI log), progress is a log line at most this often, not one per chunk.
+PROGRESS_LOG_SECONDS = 60.0
 
 
 def chunks(
@@ -104,41 +113,13 @@ def _load(path: Path) -> Progress | None:
         raise ConfigError(f"the backfill checkpoint {path} is unreadable: {exc}") from None
 
 
-def _count(progress: Progress, cases: list[Case]) -> None:
-    for case in cases:
-        revoked = case.revocation.revoked_at
-        keys = {
-            "month": [f"{revoked:%Y-%m}"],
-            "reason": [case.revocation.reason],
-            "operator": [case.revocation.revoked_by or "unknown"],
-            "issuer": [case.revocation.issuer],
-            "label": list(case.labels) or ["(none)"],
-            "domain": sorted(d for d in case.domains if d) or ["(none)"],
-        }
-        for group, values in keys.items():
-            counter = progress.counts.setdefault(group, {})
-            for value in values:
-                counter[value] = counter.get(value, 0) + 1
-    progress.cases += len(cases)
-
-
-@dataclass(frozen=True)
-class BackfillResult:
-    """Where the evidence is and how much of it there is."""
-
-    cases: int
-    chunks: int
-    resumed_from: datetime | None
-    csv: Path
-    summary_json: Path
-    summary_html: Path
-
-
 def _progress_printer(total: int) -> Callable[[int, datetime, int], None]:
     started = time.monotonic()
     tty = sys.stderr.isatty()
+    logged = started
 
     def show(done: int, chunk_end: datetime, cases: int) -> None:
+        nonlocal logged
         elapsed = time.monotonic() - started
         eta = elapsed / done * (total - done) if done else 0.0
         if tty:
@@ -150,7 +131,8 @@ def _progress_printer(total: int) -> Callable[[int, datetime, int], None]:
             sys.stderr.flush()
             if done == total:
                 sys.stderr.write("\n")
-        else:
+        elif time.monotonic() - logged >= PROGRESS_LOG_SECONDS and done < total:
+            logged = time.monotonic()
             log.info(
                 "backfill %d/%d chunks done, up to %s, %d cases so far, eta %.0f s",
                 done, total, chunk_end.isoformat(), cases, eta,
@@ -224,7 +206,8 @@ def run_backfill(
                 )
                 writer.writerows(report.csv_row(case) for case in cases)
                 stream.flush()
-                _count(progress, cases)
+                count(progress.counts, cases)
+                progress.cases += len(cases)
                 progress.csv_bytes = stream.tell()
                 progress.done_until = end.isoformat()
                 _save(checkpoint, progress)
@@ -235,7 +218,15 @@ def run_backfill(
             if own_ca:
                 ca.close()
     finished = datetime.fromisoformat(progress.done_until) >= until
-    summary_json, summary_html = _write_summary(out, progress, now, finished)
+    summary_json, summary_html = write_summary(
+        out,
+        summary_document(
+            progress.counts, window=(progress.since, progress.until),
+            examined_until=progress.done_until, source=progress.source,
+            threshold_seconds=progress.threshold_seconds, cases=progress.cases, now=now,
+            complete=finished,
+        ),
+    )  # fmt: skip
     final_csv = csv_path
     if finished and csv_path.stat().st_size > GZIP_ABOVE_BYTES:
         final_csv = csv_path.with_suffix(".csv.gz")
@@ -274,124 +265,28 @@ def examine_history(
     record_cases: bool = False,
     mail: bool = False,
 ) -> HistoryExamined:
-    """`revwatch backfill`: examine [since, until or now), then optionally record and mail."""
+    """`revwatch backfill`: examine [since, until or now), then optionally record and mail; one
+    summary line at the end says where the evidence is and what was recorded and mailed."""
     if settings.since is None:
         raise ConfigError("backfill needs --since")
+    if mail:  # before hours of work, not after
+        smtp_options(settings, otherwise=MAIL_OTHERWISE)
+    started = time.monotonic()
     result = run_backfill(
         settings, since=settings.since, until=settings.until, out=out, chunk=chunk, now=now
     )
     marked = mark_reported(settings, result, now) if record_cases else None
     message_id = mail_summary(settings, result, now) if mail else None
+    document = json.loads(result.summary_json.read_text(encoding="utf-8"))
+    outcome = "complete" if document["complete"] else "incomplete"
+    fields = {
+        "event": "backfill", "outcome": outcome, "since": document["window"]["since"],
+        "until": document["window"]["until"], "examined_until": document["examined_until"],
+        "resumed_from": result.resumed_from.isoformat() if result.resumed_from else None,
+        "chunks": result.chunks, "months": document["months_examined"], "cases": result.cases,
+        "csv": str(result.csv), "summary": str(result.summary_html),
+        "marked_reported": marked, "mailed": message_id is not None, "message_id": message_id,
+        "duration_seconds": round(time.monotonic() - started, 3), "source": document["source"],
+    }  # fmt: skip
+    summary_log.info("backfill %s", outcome, extra={"summary": fields})
     return HistoryExamined(result, marked, message_id)
-
-
-def summary_document(progress: Progress, now: datetime, finished: bool) -> dict[str, Any]:
-    """The backfill's summary as report-ready data (also written as backfill-summary.json)."""
-    ordered = {
-        group: dict(
-            sorted(counts.items())
-            if group == "month"
-            else sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        )
-        for group, counts in progress.counts.items()
-    }
-    return {
-        "generated_at": now.isoformat(),
-        "source": progress.source,
-        "window": {"since": progress.since, "until": progress.until},
-        "examined_until": progress.done_until,
-        "complete": finished,
-        "threshold_seconds": progress.threshold_seconds,
-        "cases": progress.cases,
-        "by": ordered,
-    }
-
-
-def _write_summary(
-    out: Path, progress: Progress, now: datetime, finished: bool
-) -> tuple[Path, Path]:
-    document = summary_document(progress, now, finished)
-    environment = report.environment()
-    try:
-        written = write_together(out, {
-            "backfill-summary.json": json.dumps(document, indent=2, ensure_ascii=False),
-            "backfill-summary.html": environment.get_template("backfill.html").render(
-                summary=document
-            ),
-            "backfill-summary.txt": environment.get_template("backfill.txt").render(
-                summary=document
-            ),
-        })  # fmt: skip
-    except OSError as exc:
-        raise _written(out, exc) from None
-    return written["backfill-summary.json"], written["backfill-summary.html"]
-
-
-def _rows(result: BackfillResult) -> list[dict[str, str]]:
-    opener = gzip.open if result.csv.suffix == ".gz" else open
-    with opener(result.csv, "rt", encoding="utf-8", newline="") as stream:
-        return list(csv.DictReader(stream))
-
-
-def mark_reported(settings: Settings, result: BackfillResult, now: datetime) -> int:
-    """Record every case of a finished backfill in the nightly ledger (outcome `backfill`)."""
-    document = json.loads(result.summary_json.read_text())
-    if not document["complete"]:
-        raise ConfigError("the backfill has not finished; run it again before --mark-reported")
-    rows = _rows(result)
-    ledger = Ledger.open(state_options(settings).url)
-    try:
-        with ledger.lock():
-            already = ledger.reported((r["issuer"], r["serial"]) for r in rows)
-            cases = [
-                (r["issuer"], r["serial"], datetime.fromisoformat(r["revoked_at"]))
-                for r in rows
-                if (r["issuer"], r["serial"]) not in already
-            ]
-            ledger.record_success(
-                RunRecord(
-                    run_id=f"backfill-{now:%Y%m%dT%H%M%SZ}",
-                    started_at=now,
-                    finished_at=now,
-                    window_since=datetime.fromisoformat(document["window"]["since"]),
-                    window_until=datetime.fromisoformat(document["window"]["until"]),
-                    threshold_seconds=document["threshold_seconds"],
-                    cases_found=len(rows),
-                    cases_new=len(cases),
-                    outcome="backfill",
-                    source=document["source"],
-                ),
-                cases,
-            )
-    finally:
-        ledger.close()
-    return len(cases)
-
-
-def mail_summary(settings: Settings, result: BackfillResult, now: datetime) -> str:
-    """Mail the summary (text and HTML) with the complete CSV attached; return the Message-ID."""
-    smtp = smtp_options(settings)
-    document = json.loads(result.summary_json.read_text())
-    keys = [(r["issuer"], r["serial"]) for r in _rows(result)]
-    message_id = message_id_for(
-        keys,
-        window_until=datetime.fromisoformat(document["window"]["until"]),
-        domain=sender_domain(smtp.mail_from),
-    )
-    gzipped = result.csv.suffix == ".gz"
-    message = build_message(
-        subject=(
-            f"[revwatch] backfill: {document['cases']} early revocations, "
-            f"{document['window']['since'][:10]} to {document['window']['until'][:10]}"
-        ),
-        text=(result.summary_html.parent / "backfill-summary.txt").read_text(encoding="utf-8"),
-        html=result.summary_html.read_text(encoding="utf-8"),
-        csv=result.csv.read_bytes() if gzipped else result.csv.read_text(encoding="utf-8"),
-        csv_filename=result.csv.name,
-        mail_from=smtp.mail_from,
-        mail_to=smtp.mail_to,
-        message_id=message_id,
-        date=now,
-    )
-    delivery.send(message, smtp)
-    return message_id

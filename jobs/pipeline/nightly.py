@@ -16,7 +16,9 @@ read-only, full, behind or unreachable fails the run there (exit 6) with nothing
 server accepted, the run is settled as a success (`jobs.pipeline.recovery.settle_accepted`). A run
 left `sending` (the process died, or the ledger failed after the server accepted) is finished by
 the next run first, from the outbox; only then does the new night start. A dry run reads the
-ledger read-only and fails when it cannot (unless told to ignore it). It must not parse rows,
+ledger read-only and fails when it cannot (unless told to ignore it). The issuance watch
+(`jobs.pipeline.watch`) runs after the cases, in the same story: its suspicious issuances are
+staged, mailed and settled with the cases, so each is mailed once. It must not parse rows,
 render templates or speak SMTP itself.
 """
 
@@ -32,13 +34,15 @@ from email.message import EmailMessage
 from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, RevwatchError, StateError
 from jobs.core.model import Case, Finding, RunOutcome
-from jobs.core.settings import Settings, redact_url, utcnow
+from jobs.core.settings import Settings, utcnow
+from jobs.core.watch import DomainCheck, WatchOutcome
 from jobs.core.x509 import ParseCache
 from jobs.deliver import files, outbox
 from jobs.deliver import smtp as delivery
 from jobs.deliver.message import build_message, message_id_for
+from jobs.enrich.lint import shared_linter
 from jobs.pipeline import recovery
-from jobs.pipeline.options import RunOptions, WindowOptions, resolve, state_options
+from jobs.pipeline.options import RunOptions, WindowOptions, resolve
 from jobs.pipeline.steps import (
     detect_window,
     enrich_cases,
@@ -46,13 +50,14 @@ from jobs.pipeline.steps import (
     read_activity,
     sender_domain,
 )
+from jobs.pipeline.watch import check_domains, run_watch, watch_since
 from jobs.report import document as report
 from jobs.report import outputs
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import SENDING, Ledger
 from jobs.state.runlog import RunTrace, finish, log_summary, new_run_id, record
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.pipeline.nightly")
 
 # Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
 # is a few kilobytes, so this bounds the cache near 0.5 GB at most while keeping hits high.
@@ -126,11 +131,15 @@ def run_once(
 
 
 def _examine(
-    options: RunOptions, run: RunTrace, ledger: Ledger | None, ca: CaDatabase | None
-) -> tuple[list[Case], int, tuple[Finding, ...], Activity]:
+    options: RunOptions,
+    run: RunTrace,
+    ledger: Ledger | None,
+    ca: CaDatabase | None,
+    watch_from: datetime,
+) -> tuple[list[Case], int, tuple[Finding, ...], Activity, WatchOutcome]:
     """The window's new cases, enriched; how many were already reported; the run-level record
     problems (records that belong to no case), for the report; the CA's 30-day activity, read in
-    the same read-only session as the cases."""
+    the same read-only session as the cases; the issuance watch of [watch_from, until)."""
     assert run.since is not None and run.until is not None
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(options.source)
@@ -145,10 +154,12 @@ def _examine(
         cases = enrich_cases(ca, fresh, options.replacement_window, cache)
         del cache, fresh  # the parsed certificates are not needed to render
         activity = read_activity(ca, run.until, options.window.threshold)
+        reported = ledger.reported_issuances if ledger else None
+        watched = run_watch(ca, watch_from, run.until, reported=reported, linter=shared_linter())
     finally:
         if own_ca:
             ca.close()
-    return cases, len(already), detection.problems, activity
+    return cases, len(already), detection.problems, activity, watched
 
 
 def _run(
@@ -168,8 +179,13 @@ def _run(
     ):
         run.since, run.until = window(options.window, ledger.watermark(), run.now)
     since, until = run.since, run.until
-    cases, already, problems, activity = _examine(options, run, ledger, ca)
-    message, rendered = _compose(options, run, cases, already, problems, activity)
+    start = watch_since(since, until, options.window.since, ledger.watermark() if ledger else None)
+    cases, already, problems, activity, watched = _examine(options, run, ledger, ca, start)
+    cases, suspicious, domains = check_domains(options.dns, cases, watched.suspicious)
+    watched = replace(watched, suspicious=tuple(suspicious))
+    message, rendered = _compose(
+        options, run, cases, already, problems, activity, watched=watched, domains=domains
+    )
     run.message_id = str(message["Message-ID"])
     outcome = RunOutcome(
         run_id=run.run_id,
@@ -182,15 +198,17 @@ def _run(
         message_id=str(message["Message-ID"]),
         outputs=files.write(options.out, outputs.files(rendered, message)) if options.out else {},
         problems=len(problems),
+        suspicious=len(watched.suspicious),
     )
     if smtp is None or ledger is None:
         log_summary(run, "dry-run", outcome=outcome)
         return outcome
     reported = [(c.key[0], c.key[1], c.revocation.revoked_at) for c in cases]
+    flagged = [(*i.key, i.certificate.issuance_time) for i in watched.suspicious]
     # Everything the ledger's write needs (writable, schema current, keys fit, room on disk) is
     # proven here, before the mail: the run and its cases are written, as `sending`.
     try:
-        ledger.stage(record(run, SENDING, outcome=outcome), reported)
+        ledger.stage(record(run, SENDING, outcome=outcome), reported, flagged)
     except StateError as exc:
         raise StateError(f"nothing was mailed: the ledger cannot record this run: {exc}") from None
     envelope = outbox.Envelope(
@@ -202,6 +220,7 @@ def _run(
         message_id=outcome.message_id,
         cases=tuple(reported),
         ledger_id=ledger.identity,
+        issuances=tuple(flagged),
     )
     outbox.store(options.state.outbox, envelope, message)
     result = sender(message, smtp)
@@ -224,6 +243,9 @@ def _compose(
     already: int,
     problems: tuple[Finding, ...] = (),
     activity: Activity | None = None,
+    *,
+    watched: WatchOutcome | None = None,
+    domains: DomainCheck | None = None,
 ) -> tuple[EmailMessage, report.RenderedReport]:
     """The report of `cases` rendered, and the message carrying it: from revwatch by name, the
     CSV attached under the report's date."""
@@ -239,6 +261,8 @@ def _compose(
         run_id=run.run_id,
         problems=problems,
         activity=activity,
+        watch=watched,
+        domains=domains,
     )
     rendered = report.render(context, csv_bom=options.csv_bom)
     attachment, attachment_name, complete = outputs.attachment(rendered.csv, context.last_day)
@@ -258,6 +282,7 @@ def _compose(
         [case.key for case in cases],
         window_until=run.until,
         domain=sender_domain(options.mail_from),
+        issuance_keys=[issuance.key for issuance in context.watch.suspicious],
     )
     message = build_message(
         subject=rendered.subject,
@@ -271,17 +296,3 @@ def _compose(
         date=run.now,
     )
     return message, rendered
-
-
-def status(settings: Settings, limit: int) -> tuple[str, list[dict[str, object]] | None]:
-    """The ledger's label and its latest runs, read-only; None when no ledger exists there.
-
-    Any schema version will do: the runs table is the first migration's."""
-    state = state_options(settings)
-    ledger = Ledger.open_read_only(state.url, require_current=False)
-    if ledger is None:
-        return redact_url(state.url), None
-    try:
-        return ledger.label, ledger.recent_runs(limit)
-    finally:
-        ledger.close()

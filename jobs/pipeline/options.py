@@ -18,8 +18,11 @@ from sqlalchemy.engine import URL
 from jobs.core.errors import ConfigError
 from jobs.core.settings import Settings, redact_url, smtp_problems
 from jobs.deliver.smtp import SmtpSettings
+from jobs.source.dns import DnsOptions
 from jobs.source.profiles.base import ProfileOptions
 
+# The domain-existence check when the settings leave it off.
+NO_DNS = DnsOptions()
 # Header values of a dry run's message, which is rendered and written but never sent.
 DRY_RUN_FROM = "revwatch@localhost"
 DRY_RUN_TO = ("compliance@localhost",)
@@ -59,7 +62,8 @@ class WindowOptions:
 @dataclass(frozen=True)
 class RunOptions:
     """Everything one nightly run needs, per stage. `smtp` is None for a dry run. `csv_bom`: the
-    report's CSV starts with a UTF-8 byte order mark."""
+    report's CSV starts with a UTF-8 byte order mark. `dns`: the optional domain-existence
+    check of flagged certificates."""
 
     source: SourceOptions
     state: StateOptions
@@ -70,17 +74,19 @@ class RunOptions:
     mail_to: tuple[str, ...]
     out: Path | None
     csv_bom: bool = False
+    dns: DnsOptions = NO_DNS
 
     @property
     def dry_run(self) -> bool:
         return self.smtp is None
 
 
-def smtp_options(settings: Settings) -> SmtpSettings:
-    """The delivery stage's settings, or ConfigError naming every missing one."""
+def smtp_options(settings: Settings, otherwise: str = " or use --no-mail") -> SmtpSettings:
+    """The delivery stage's settings, or ConfigError naming every missing one and, after them,
+    `otherwise`: what else the command offers (a dry run for `run`; nothing for `resend`)."""
     missing = smtp_problems(settings)
     if missing:
-        raise ConfigError("mail is not configured; set " + ", ".join(missing) + " or use --no-mail")
+        raise ConfigError("mail is not configured; set " + ", ".join(missing) + otherwise)
     assert settings.smtp_host and settings.mail_from
     return SmtpSettings(
         host=settings.smtp_host,
@@ -163,4 +169,5 @@ def resolve(settings: Settings) -> RunOptions:
         mail_to=smtp.mail_to if smtp else (settings.mail_to or DRY_RUN_TO),
         out=settings.out,
         csv_bom=settings.csv_bom,
+        dns=DnsOptions(enabled=settings.dns_check, resolver=settings.dns_resolver),
     )

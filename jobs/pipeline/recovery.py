@@ -6,9 +6,10 @@ run the ledger still shows as `sending` (the process died, or the ledger write f
 by the next run before anything else: settled from its acceptance note without mailing it again,
 or else its stored bytes (same Message-ID) are sent again and then settled; a staged run with no
 stored message was never sent and is settled as failed, so its cases are examined again.
-`revwatch resend` sends a stored message under the lock and records its cases the same way, as a
-run of its own. Entries of this ledger's runs that the ledger has settled are pruned once older
-than the retention. Other ledgers' entries in a shared outbox are never touched.
+`revwatch resend` sends a stored message under the lock and records its cases (and suspicious
+issuances) the same way, as a run of its own. Entries of this ledger's runs that the ledger has
+settled are pruned once older than the retention. Other ledgers' entries in a shared outbox are
+never touched.
 It must not parse rows, render templates or speak SMTP itself.
 """
 
@@ -29,7 +30,7 @@ from jobs.pipeline.options import StateOptions, smtp_options, state_options
 from jobs.state.ledger import SENDING, Ledger, RunRecord
 from jobs.state.runlog import new_run_id, refused_text
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.pipeline.recovery")
 
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
 RECOVERED = "recovered: interrupted after storing its message; re-sent by a later run"
@@ -148,7 +149,7 @@ def resend(
     run of its own (`<id>-resend`) before the mail and settled after it, like a night; a message
     whose cases a successful run already recorded is sent again only with `force` (the reviewers
     have it). A run still `sending` is finished under its own id, as the next night would."""
-    smtp = smtp_options(settings)
+    smtp = smtp_options(settings, otherwise="")
     state = state_options(settings)
     envelope = outbox.envelope(state.outbox, run_id)
     ledger = Ledger.open(state.url)
@@ -175,6 +176,8 @@ def resend(
             note = f"resend of run {run_id}" + (" (forced)" if recorded else "")
             already = ledger.reported((issuer, serial) for issuer, serial, _ in envelope.cases)
             cases = [c for c in envelope.cases if (c[0], c[1]) not in already]
+            watched = ledger.reported_issuances((i, s) for i, s, _ in envelope.issuances)
+            issuances = [i for i in envelope.issuances if (i[0], i[1]) not in watched]
             staged = RunRecord(
                 run_id=f"{new_run_id(now)}-resend", started_at=envelope.started_at,
                 finished_at=max(envelope.started_at, utcnow()), window_since=envelope.since,
@@ -182,7 +185,7 @@ def resend(
                 cases_found=len(envelope.cases), cases_new=len(cases), outcome=SENDING,
                 error=note, message_id=envelope.message_id,
             )  # fmt: skip
-            ledger.stage(staged, cases)
+            ledger.stage(staged, cases, issuances)
             try:
                 result = sender(outbox.load(state.outbox, run_id), smtp)
             except RevwatchError as exc:

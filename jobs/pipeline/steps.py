@@ -26,7 +26,7 @@ from jobs.pipeline.options import SourceOptions
 from jobs.report.document import FULL_CASES, case_order
 from jobs.source.database import CaDatabase
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.pipeline.steps")
 
 ENRICH_BATCH = 5_000
 

@@ -9,8 +9,8 @@ what a case says (jobs.report.document's `case_json` does) nor where the file go
 from __future__ import annotations
 
 import csv
-import unicodedata
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 

@@ -19,6 +19,7 @@ from typing import Any
 from jobs.core import codes
 from jobs.core.activity import Activity, last_day
 from jobs.core.model import Case, Finding, LintDiff, NameChange
+from jobs.core.watch import DomainCheck, WatchOutcome
 from jobs.report import charts, csvfile, triage
 from jobs.report.csvfile import CSV_COLUMNS, UTF8_BOM, without_columns
 from jobs.report.filters import (
@@ -36,6 +37,7 @@ from jobs.report.filters import (
     show,
     text_or_none,
 )
+from jobs.report.issuances import watch_json
 from jobs.report.triage import Triage
 
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
@@ -47,6 +49,7 @@ FULL_CASES = 200
 # A report built without the CA's activity (a test, a caller that did not read it) says so.
 NOT_READ = Activity(trend_note="not read for this report", operator_note="not read for this report")
 NO_CASES = Triage()
+NO_WATCH, NO_DNS = WatchOutcome(), DomainCheck()
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class ReportContext:
     triage: how many cases need review and why, and the cases per severity.
     problems: the run's record problems that belong to no case (a revocation time that cannot be
         read), each naming its record: the report lists them after the summary.
+    watch, domains: the issuance watch's outcome (its suspicious issuances most severe first) and
+        the optional domain-existence check's (`jobs.core.watch`); empty when they did not run.
     """
 
     generated_at: datetime
@@ -106,6 +111,8 @@ class ReportContext:
     activity: Activity = NOT_READ
     triage: Triage = NO_CASES
     problems: tuple[Finding, ...] = ()
+    watch: WatchOutcome = NO_WATCH
+    domains: DomainCheck = NO_DNS
 
     @property
     def last_day(self) -> date:
@@ -160,9 +167,12 @@ def build_context(
     run_id: str | None = None,
     activity: Activity | None = None,
     problems: Sequence[Finding] = (),
+    watch: WatchOutcome | None = None,
+    domains: DomainCheck | None = None,
 ) -> ReportContext:
     """Order the cases, count and triage them; ValueError on a window or count that makes no
-    sense. `activity` is the CA's 30-day trend and operators, when the caller read them."""
+    sense. `activity` is the CA's 30-day trend and operators, when the caller read them; `watch`
+    and `domains` the issuance watch's outcome and the DNS check's, when they ran."""
     if any(moment.tzinfo is None for moment in (since, until, now)):
         raise ValueError("report since, until and now must be timezone-aware")
     if until < since:
@@ -195,6 +205,8 @@ def build_context(
         activity=activity if activity is not None else NOT_READ,
         triage=triage.triage(ordered),
         problems=tuple(problems),
+        watch=watch if watch is not None else NO_WATCH,
+        domains=domains if domains is not None else NO_DNS,
     )
 
 
@@ -299,6 +311,7 @@ def to_json(context: ReportContext, rows: Sequence[dict[str, Any]] | None = None
         },
         "cases": rows,
         **activity_json(context),
+        **watch_json(context.watch, context.domains),
     }
     if len(rows) <= FULL_CASES:
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -350,7 +363,9 @@ def csv_row(case: Case) -> list[str]:
 
 def subject_line(context: ReportContext) -> str:
     """The mail subject: how many need review, how many early revocations, the report's date."""
-    return triage.subject_line(context.summary.total, context.triage, context.last_day)
+    return triage.subject_line(
+        context.summary.total, context.triage, context.last_day, len(context.watch.suspicious)
+    )
 
 
 def render(context: ReportContext, *, csv_bom: bool = False) -> RenderedReport:

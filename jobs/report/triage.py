@@ -10,12 +10,13 @@ format markup (templates do) nor decide which findings or labels a case has.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from jobs.core import codes
-from jobs.core.model import Case, Severity
+from jobs.core.model import Case, Finding, Severity
+from jobs.core.watch import SuspiciousIssuance
 
 # Most severe first: the order of the overview, the advice and every count by severity.
 SEVERITIES = (Severity.ERROR, Severity.WARNING, Severity.INFO)
@@ -41,10 +42,20 @@ def label_severity(label: str) -> Severity:
     return declared.severity if declared is not None else Severity.INFO
 
 
+def worst(findings: Iterable[Finding], labels: Iterable[str]) -> Severity:
+    """The most severe of these findings and labels (info when there are none)."""
+    found = [f.severity for f in findings] + [label_severity(x) for x in labels]
+    return min(found, key=RANK.__getitem__, default=Severity.INFO)
+
+
 def case_severity(case: Case) -> Severity:
     """The most severe of a case's findings and labels (info when it has neither)."""
-    found = [f.severity for f in case.all_findings] + [label_severity(x) for x in case.labels]
-    return min(found, key=RANK.__getitem__, default=Severity.INFO)
+    return worst(case.all_findings, case.labels)
+
+
+def issuance_severity(issuance: SuspiciousIssuance) -> Severity:
+    """The most severe of a suspicious issuance's findings and labels."""
+    return worst(issuance.findings, issuance.labels)
 
 
 def needs_review(case: Case) -> bool:
@@ -100,10 +111,17 @@ def triage(cases: Sequence[Case]) -> Triage:
     )
 
 
-def subject_line(total: int, verdict: Triage, day: date) -> str:
+def subject_line(total: int, verdict: Triage, day: date, suspicious: int = 0) -> str:
     """`[revwatch] 2 need review, 8 early revocations, 2026-11-27`: the verdict first, so that a
-    night with likely misissuances reads differently from a routine one in the inbox."""
+    night with likely misissuances reads differently from a routine one in the inbox. The issuance
+    watch's suspicious issuances, when there are any, come first: each is a valid certificate
+    that needs review (`[revwatch] 2 suspicious issuances, 0 need review, 8 early …`)."""
+    watched = ""
+    if suspicious:
+        watched = f"{suspicious} suspicious issuance{'' if suspicious == 1 else 's'}, "
     if not total:
+        if watched:
+            return f"[revwatch] {watched}no early revocations, {day:%Y-%m-%d}"
         return f"[revwatch] quiet night: no early revocations, {day:%Y-%m-%d}"
     noun = "early revocation" if total == 1 else "early revocations"
-    return f"[revwatch] {verdict.need_review} need review, {total} {noun}, {day:%Y-%m-%d}"
+    return f"[revwatch] {watched}{verdict.need_review} need review, {total} {noun}, {day:%Y-%m-%d}"

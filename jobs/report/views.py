@@ -13,12 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.core.model import Case, Certificate, Severity
+from jobs.core.watch import SuspiciousIssuance
 from jobs.report import charts, triage
 
 
-def severity(case: Case) -> str:
-    """A case's severity as the templates key their palette: `error`, `warning` or `info`."""
-    return triage.case_severity(case).value
+def severity(item: Case | SuspiciousIssuance) -> str:
+    """A case's (or a suspicious issuance's) severity as the templates key their palette:
+    `error`, `warning` or `info`."""
+    if isinstance(item, SuspiciousIssuance):
+        return triage.issuance_severity(item).value
+    return triage.case_severity(item).value
 
 
 def label_severity(label: str) -> str:

@@ -22,10 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.core.activity import Activity
 from jobs.core.activity import span as activity_span
-from jobs.core.errors import ConfigError, SourceError
+from jobs.core.errors import ConfigError, SourceError, WrongSchemaError
 from jobs.core.settings import redact_url
 from jobs.db import queries
-from jobs.db.engines import ca_engine, describe_error
+from jobs.db.engines import ca_engine, describe_error, missing_table_or_column
 from jobs.source.profiles.base import Key, Profile, ProfileOptions, available
 from jobs.source.profiles.boulder import BoulderProfile
 from jobs.source.profiles.ejbca import EjbcaProfile
@@ -86,7 +86,30 @@ class CaDatabase:
             with connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise SourceError(f"CA database {self.label}: {describe_error(exc)}") from None
+            hint = self._profile_hint() if missing_table_or_column(exc) else ""
+            raise SourceError(f"CA database {self.label}: {describe_error(exc)}{hint}") from None
+        except WrongSchemaError as exc:
+            hint = self._profile_hint()
+            raise WrongSchemaError(f"CA database {self.label}: {exc}{hint}") from None
+
+    def _profile_hint(self) -> str:
+        """What to try when the tables the profile reads are not there: the most common cause
+        is a profile that is not the CA software's (the default, generic, on EJBCA's tables)."""
+        used = self.profile.name
+        others = [
+            name for name in available()
+            if name != used and self.dialect in profile_class(name).DIALECTS
+        ]  # fmt: skip
+        if not others:
+            return (
+                f" (read with profile {used!r}, the only one for {self.dialect} databases: are "
+                "its tables there, and may the job's user SELECT them?)"
+            )
+        tries = " or ".join(f"--profile {name}" for name in others)
+        return (
+            f" (read with profile {used!r}; if this is another CA software's database, "
+            f"set the profile: {tries})"
+        )
 
     def early_revocations(
         self, since: datetime, until: datetime, threshold: timedelta
@@ -141,8 +164,39 @@ class CaDatabase:
         with self._connection() as connection:
             return self.profile.activity(connection, since, until, threshold)
 
+    def watched_issuances(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The issuance watch's certificates: issued in [since, until) and not revoked, as plain
+        issuance rows (the profile's SQL may read a little wider; the caller cuts exactly)."""
+        with self._connection() as connection:
+            return records(normalise(self.profile.watched_issuances(connection, since, until)))
+
+    def subscriber_history(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """The history of the subscribers issued to in [since, until): rows of `subscriber`,
+        `names` and `issued_at` (when those names were first issued), grouped in the database
+        by one statement and bounded per subscriber (`HISTORY_PER_SUBSCRIBER`)."""
+        with self._connection() as connection:
+            found = self.profile.subscriber_history(connection, since, until)
+        # Plain rows, only `issued_at` made an aware UTC time (None when unreadable: unknown).
+        return [{**row, "issued_at": history_time(row.get("issued_at"))} for row in found]
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def history_time(value: Any) -> datetime | None:
+    """A time of the history's rows as aware UTC, in any dialect's spelling; None if unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return _lenient_time(value)
+        except (ValueError, OverflowError, OSError):
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _to_bytes(value: Any) -> bytes | str | None:

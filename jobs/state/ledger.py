@@ -11,7 +11,9 @@ everything the ledger write needs (the ledger is writable, its schema current, e
 disk has room); after the server accepted, it *settles* the run as `success`, one row, so the
 watermark (the end of the last successful run's window) and the reported cases never disagree. A
 run settled `failed` drops the cases it staged. Cases are keyed by `ledger_key` (a digest of
-issuer and serial), so a serial of any length fits.
+issuer and serial), so a serial of any length fits. The issuance watch's suspicious issuances are
+staged, settled and dropped with the cases of the same run, in a table of their own (a certificate
+reported as a suspicious issuance and revoked early later is still a case).
 It must not read the CA database, render or send anything.
 """
 
@@ -42,6 +44,8 @@ from jobs.state import schema
 
 # A reported case: issuer, serial and the revocation time the report gave.
 ReportedCase = tuple[str, str, datetime]
+# A reported suspicious issuance: issuer, serial and its issuance time (None: unknown).
+ReportedIssuance = tuple[str, str, datetime | None]
 # Keys per lookup: far below SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_BATCH = 900
 SENDING = "sending"
@@ -53,6 +57,7 @@ STATEMENTS = (
     "migrations_table_exists", "ledger_identity", "insert_run", "insert_reported_case",
     "settle_run", "delete_run_cases", "run_outcomes", "runs_in_progress", "last_successful_run",
     "recent_runs", "reported_cases_by_key", "successful_runs_by_message_id",
+    "insert_reported_issuance", "reported_issuances_by_key", "delete_run_issuances",
 )  # fmt: skip
 POSTGRESQL_STATEMENTS = ("try_advisory_lock", "migration_lock")
 
@@ -169,22 +174,36 @@ class Ledger:
 
     def reported(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Which of these (issuer, serial) keys were reported already, with the run that did."""
+        return self._lookup(keys, "reported_cases_by_key", "case_keys", "case_key")
+
+    def reported_issuances(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Which of these (issuer, serial) keys were reported as suspicious issuances already."""
+        return self._lookup(keys, "reported_issuances_by_key", "issuance_keys", "issuance_key")
+
+    def _lookup(
+        self, keys: Iterable[tuple[str, str]], statement: str, param: str, column: str
+    ) -> dict[tuple[str, str], str]:
         by_key = {ledger_key(issuer, serial): (issuer, serial) for issuer, serial in set(keys)}
         wanted = sorted(by_key)
         found: dict[tuple[str, str], str] = {}
         with self._transaction() as connection:
             for start in range(0, len(wanted), LOOKUP_BATCH):
                 batch = wanted[start : start + LOOKUP_BATCH]
-                for row in self._run(connection, "reported_cases_by_key", case_keys=batch):
-                    found[by_key[row.case_key.strip()]] = row.run_id
+                for row in self._run(connection, statement, **{param: batch}):
+                    found[by_key[getattr(row, column).strip()]] = row.run_id
         return found
 
-    def stage(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
-        """Before the mail: the run (outcome `sending`) and every case it carries, in one
-        transaction; a StateError here means nothing may be sent."""
+    def stage(
+        self,
+        run: RunRecord,
+        cases: Sequence[ReportedCase],
+        issuances: Sequence[ReportedIssuance] = (),
+    ) -> None:
+        """Before the mail: the run (outcome `sending`) and every case and suspicious issuance it
+        carries, in one transaction; a StateError here means nothing may be sent."""
         if run.outcome != SENDING:
             raise ValueError(f"a staged run is {SENDING!r}, not {run.outcome!r}")
-        self._write(run, cases)
+        self._write(run, cases, issuances)
 
     def settle(
         self,
@@ -200,6 +219,7 @@ class Ledger:
         with self._transaction() as connection:
             if outcome != "success":
                 self._run(connection, "delete_run_cases", run_id=run_id)
+                self._run(connection, "delete_run_issuances", run_id=run_id)
             settled = self._run(
                 connection, "settle_run", run_id=run_id, outcome=outcome,
                 finished_at=iso(finished_at), error=error, refused=refused,
@@ -210,7 +230,12 @@ class Ledger:
         """A run and its cases at once, for what needs no mail first (a backfill's marking)."""
         self._write(run, cases)
 
-    def _write(self, run: RunRecord, cases: Sequence[ReportedCase]) -> None:
+    def _write(
+        self,
+        run: RunRecord,
+        cases: Sequence[ReportedCase],
+        issuances: Sequence[ReportedIssuance] = (),
+    ) -> None:
         reported_at = iso(run.finished_at)
         rows = [
             {
@@ -223,16 +248,31 @@ class Ledger:
             }
             for issuer, serial, revoked_at in cases
         ]
+        watched = [
+            {
+                "issuance_key": ledger_key(issuer, serial),
+                "issuer": issuer,
+                "serial": serial,
+                "run_id": run.run_id,
+                "issued_at": iso(issued_at) if issued_at is not None else None,
+                "reported_at": reported_at,
+            }
+            for issuer, serial, issued_at in issuances
+        ]
         with self._transaction() as connection:
             self._insert_run(connection, run)
             if rows:
                 connection.execute(self.statements["insert_reported_case"].clause(), rows)
+            if watched:
+                statement = self.statements["insert_reported_issuance"].clause()
+                connection.execute(statement, watched)
 
     def record_failure(self, run: RunRecord) -> None:
         """The failed run's own record (settling it if it was staged, dropping its cases); the
         watermark and reported cases stay as they were."""
         with self._transaction() as connection:
             self._run(connection, "delete_run_cases", run_id=run.run_id)
+            self._run(connection, "delete_run_issuances", run_id=run.run_id)
             settled = self._run(
                 connection, "settle_run", run_id=run.run_id, outcome=run.outcome,
                 finished_at=iso(run.finished_at), error=run.error, refused=run.refused,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jobs.core.atomic import write_atomic
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.state.metrics")
 
 
 @dataclass(frozen=True)

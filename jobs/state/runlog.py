@@ -21,7 +21,7 @@ from jobs.core.settings import utcnow
 from jobs.state import metrics
 from jobs.state.ledger import Ledger, RunRecord
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("revwatch.state.runlog")
 run_log = logging.getLogger("revwatch.run")
 
 

@@ -1,7 +1,8 @@
 -- Boulder's tables that revwatch reads (MariaDB/MySQL): names, types and indexes as Boulder's
 -- sa/db/boulder_sa/ migrations create them (20230419000000_CombinedSchema,
 -- 20230919000000_RevokedCertificates, 20240119000000_ReplacementOrders,
--- 20240304000000_CertificateProfiles). DATETIME columns hold UTC. Serials are lower-case hex,
+-- 20240304000000_CertificateProfiles; authz2 as 20230419000000_CombinedSchema). DATETIME columns
+-- hold UTC. Serials are lower-case hex,
 -- zero-padded to 36 characters (32 on legacy rows).
 -- Tests and the benchmark build Boulder databases with this file; revwatch itself never runs DDL.
 CREATE TABLE `registrations` (
@@ -95,4 +96,22 @@ CREATE TABLE `replacementOrders` (
   PRIMARY KEY (`id`),
   KEY `serial_idx` (`serial`),
   KEY `orderID_idx` (`orderID`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE `authz2` (
+  `id` bigint(20) UNSIGNED NOT NULL AUTO_INCREMENT,
+  `identifierType` tinyint(4) NOT NULL,
+  `identifierValue` varchar(255) NOT NULL,
+  `registrationID` bigint(20) NOT NULL,
+  `status` tinyint(4) NOT NULL,
+  `expires` datetime NOT NULL,
+  `challenges` tinyint(4) NOT NULL,
+  `attempted` tinyint(4) DEFAULT NULL,
+  `attemptedAt` datetime DEFAULT NULL,
+  `token` binary(32) NOT NULL,
+  `validationError` mediumblob DEFAULT NULL,
+  `validationRecord` mediumblob DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `regID_expires_idx` (`registrationID`,`status`,`expires`),
+  KEY `regID_identifier_status_expires_idx` (`registrationID`,`identifierType`,`identifierValue`,`status`,`expires`),
+  UNIQUE KEY `token` (`token`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -13,7 +13,8 @@ CREATE TABLE issuance (
     issued_at   DATETIME(6),
     der         MEDIUMBLOB,
     PRIMARY KEY (issuer_dn, serial),
-    INDEX issuance_subscriber_issued (subscriber, issued_at)
+    INDEX issuance_subscriber_issued (subscriber, issued_at),
+    INDEX issuance_issued (issued_at, not_before)
 );
 CREATE TABLE revocation (
     id          BIGINT AUTO_INCREMENT PRIMARY KEY,

@@ -16,6 +16,7 @@ CREATE TABLE issuance (
     PRIMARY KEY (issuer_dn, serial)
 );
 CREATE INDEX issuance_subscriber_issued ON issuance (subscriber, issued_at);
+CREATE INDEX issuance_issued ON issuance (issued_at, not_before);
 CREATE TABLE revocation (
     id          BIGSERIAL   PRIMARY KEY,
     issuer_dn   TEXT        NOT NULL,

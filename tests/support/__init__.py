@@ -4,5 +4,7 @@
 - `smtp_server`: scriptable aiosmtpd servers on loopback (a pytest plugin, see `conftest.py`);
 - `ca_schemas`, `ca_big`: EJBCA and Boulder databases in their real schemas, small and large;
 - `ejbca_data`, `boulder_data`: the situation-by-situation CA data and the job run on it;
-- `golden_rows`: the loader of the enrichment golden cases.
+- `golden_rows`: the loader of the enrichment golden cases;
+- `cli`: the installed `revwatch` command as a subprocess, and its log lines parsed;
+- `readme_sample`: the README's samples of the demo night, and the script that rewrites them.
 """

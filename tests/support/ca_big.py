@@ -143,3 +143,21 @@ def big_boulder(engine: Engine, rows: int) -> None:
             connection.execute(text(statement))
         for table in ("certificates", "certificateStatus", "revokedCertificates"):
             connection.exec_driver_sql(f"ANALYZE TABLE {table}")
+
+
+def big_boulder_authz(engine: Engine, rows: int) -> None:
+    """A valid DNS authorization for each certificate of `big_boulder(rows)`: its account and its
+    name (`h<n>.example`), validated five minutes before issuance, as the issuance watch's
+    history reads them (authz2)."""
+    base = BIG_BASE.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
+    issued = f"TIMESTAMP('{base}') + INTERVAL s.seq MINUTE"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"""INSERT INTO authz2 (identifierType, identifierValue, registrationID, status,
+                    expires, challenges, attempted, attemptedAt, token)
+                SELECT 0, CONCAT('h', s.seq, '.example'), s.seq % 10000, 1,
+                       {issued} + INTERVAL 30 DAY, 1, 0, {issued} - INTERVAL 5 MINUTE,
+                       UNHEX(SHA2(s.seq, 256))
+                FROM seq_1_to_{rows} AS s""")
+        )
+        connection.exec_driver_sql("ANALYZE TABLE authz2")

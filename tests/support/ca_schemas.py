@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from jobs.demo.certfactory import CertificateAuthority, key_from_secret
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OFFSET = timedelta(minutes=-10)  # EJBCA's default validity offset
+_MINUTE = timedelta(minutes=1)
 
 
 def ms(value: datetime) -> int:
@@ -121,10 +122,17 @@ class EjbcaData:
         san_column: bool = True,
         not_before: datetime | None = None,
         history: datetime | None = None,
+        subject: Mapping[str, str] | None = None,
     ) -> bytes:
         """One CertificateData row; `storage` is inline, table (Base64CertData) or garbage."""
         start = not_before or issued + OFFSET
-        der = ca.issue(names, not_before=start, not_after=start + timedelta(days=90), serial=serial)
+        der = ca.issue(
+            names,
+            not_before=start,
+            not_after=start + timedelta(days=90),
+            serial=serial,
+            subject=subject,
+        )
         fingerprint = hashlib.sha1(der).hexdigest()
         encoded = base64.b64encode(der).decode()
         inline = {"inline": encoded, "garbage": "%%% not base64 %%%", "table": None}[storage]
@@ -146,7 +154,7 @@ class EjbcaData:
                 "serialNumber": str(serial),
                 "status": status,
                 "subjectAltName": ", ".join(f"dNSName={n}" for n in names) if san_column else None,
-                "subjectDN": f"CN={names[0]}",
+                "subjectDN": ",".join(f"{k}={v}" for k, v in (subject or {"CN": names[0]}).items()),
                 "type": 1,
                 "updateTime": ms(revoked or issued),
                 "username": username,
@@ -267,8 +275,10 @@ class BoulderData:
         issued: datetime,
         final: bool = True,
         zero_date_status: bool = False,
+        subject: Mapping[str, str] | None = None,
     ) -> bytes:
-        """A precertificate row, a final certificate row unless `final` is False, a good status."""
+        """A precertificate row, a final certificate row unless `final` is False, a good status,
+        and a valid authorization (authz2) of each DNS name, validated five minutes before."""
         naive = issued.astimezone(UTC).replace(tzinfo=None)
         expires = naive + timedelta(days=90)
         key = secrets.randbelow(2**200) + 1
@@ -278,6 +288,7 @@ class BoulderData:
             not_after=issued + timedelta(days=90),
             serial=serial,
             key=key_from_secret(key),
+            subject=subject,
         )
         lint = ca.issue(
             names,
@@ -300,6 +311,8 @@ class BoulderData:
             self.rows["certificates"].append(
                 {"id": self._next("cert"), "digest": digest, "der": der, **common}
             )
+        for name in names:
+            self.authorization(account, name.removeprefix("*."), validated=issued - 5 * _MINUTE)
         placeholder = "0000-00-00 00:00:00" if zero_date_status else datetime(2000, 1, 1)
         self.rows["certificateStatus"].append(
             {
@@ -316,6 +329,24 @@ class BoulderData:
             }
         )
         return der
+
+    def authorization(self, account: int, name: str, *, validated: datetime) -> None:
+        """A valid DNS authorization of `account` for `name` (authz2), valid for 30 days."""
+        naive = validated.astimezone(UTC).replace(tzinfo=None)
+        self.rows["authz2"].append(
+            {
+                "id": self._next("authz"),
+                "identifierType": 0,
+                "identifierValue": name,
+                "registrationID": account,
+                "status": 1,
+                "expires": naive + timedelta(days=30),
+                "challenges": 1,
+                "attempted": 0,
+                "attemptedAt": naive,
+                "token": secrets.token_bytes(32),
+            }
+        )
 
     def revoke(self, ca: CertificateAuthority, serial: int, *, when: datetime, reason: int) -> None:
         """Revoke as Boulder's SA does: the status row and a revokedCertificates row."""

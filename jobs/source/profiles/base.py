@@ -2,8 +2,9 @@
 
 Owns the contract every profile keeps and the plain SQL profile that most CAs need: a profile is the
 directory `sql/profiles/<name>/` holding `early_revocations` and `replacement_candidates`, and
-`revocation_counts`, the grouped count behind the report's 30-day view (see the README, "The
-generic schema"), and this module runs those statements as they are. A CA whose schema
+`revocation_counts`, the grouped count behind the report's 30-day view, and the issuance
+watch's `watched_issuances` and `subscriber_names` (see the README, "The generic schema" and "The
+issuance watch"), and this module runs those statements as they are. A CA whose schema
 SQL cannot express (EJBCA's decimal serials and epoch milliseconds, Boulder's precertificates) adds
 the least Python on top, in its own module (`jobs.source.profiles.ejbca`,
 `jobs.source.profiles.boulder`), subclassing `Profile`. It also owns the small conversions those
@@ -36,7 +37,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 IN_BATCH = 500
 # The CA's revocation activity around a run (jobs.core.activity): a grouped count, never rows.
 ACTIVITY_STATEMENTS = ("revocation_counts",)
-GENERIC_STATEMENTS = ("early_revocations", "replacement_candidates", *ACTIVITY_STATEMENTS)
+# The issuance watch: the window's unrevoked certificates, and their subscribers' grouped history.
+WATCH_STATEMENTS = ("watched_issuances", "subscriber_names")
+GENERIC_STATEMENTS = (
+    "early_revocations", "replacement_candidates", *ACTIVITY_STATEMENTS, *WATCH_STATEMENTS,
+)  # fmt: skip
+# The history's columns: a subscriber, one of its names lists, when that list was first issued.
+HISTORY_COLUMNS = ("subscriber", "names", "issued_at")
+# Names lists of one subscriber the history returns at most (the most recent): a hosting
+# provider's account may hold millions of names; the watch needs its recent ones, bounded.
+HISTORY_PER_SUBSCRIBER = 2_000
 # The generic columns of an early_revocations row, in the order the README documents them.
 CANDIDATE_COLUMNS = (
     "issuer_dn",
@@ -181,7 +191,7 @@ def fetch_in(
 class Profile:
     """A profile made of SQL only: the statements return the generic columns as they are.
 
-    Subclasses override the four reading methods. `STATEMENTS` lists every statement the profile
+    Subclasses override the reading methods. `STATEMENTS` lists every statement the profile
     runs, those of optional tables included: all are loaded and checked when the profile opens
     (at start, not mid-run), and asking for any other raises `UndeclaredStatement`.
     """
@@ -231,6 +241,31 @@ class Profile:
     def declared_replacements(self, connection: Connection, keys: Sequence[Key]) -> dict[Key, Key]:
         """Replacements the CA's own records declare, by (issuer, serial); none by default."""
         return {}
+
+    def watched_issuances(
+        self, connection: Connection, since: datetime, until: datetime
+    ) -> pd.DataFrame:
+        """Certificates issued in [since, until) and not revoked (generic issuance columns)."""
+        params = {"since": bind_time(self.dialect, since), "until": bind_time(self.dialect, until)}
+        rows = fetch(connection, self.statements, "watched_issuances", params)
+        return pd.DataFrame(rows) if rows else frame([], CANDIDATE_COLUMNS)
+
+    def subscriber_history(
+        self,
+        connection: Connection,
+        since: datetime,
+        until: datetime,
+        per_subscriber: int = HISTORY_PER_SUBSCRIBER,
+    ) -> list[dict[str, Any]]:
+        """The names lists of the subscribers issued to in [since, until), each with when it was
+        first issued, issued before `until`: one grouped statement, plain rows of HISTORY_COLUMNS
+        (tens of thousands of small rows: no frame, which would cost more than the query)."""
+        params = {
+            "since": bind_time(self.dialect, since),
+            "until": bind_time(self.dialect, until),
+            "per_subscriber": per_subscriber,
+        }
+        return fetch(connection, self.statements, "subscriber_names", params)
 
     def activity(
         self, connection: Connection, since: datetime, until: datetime, threshold: timedelta

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.activity import Activity, add_count, as_day, fill_days
-from jobs.core.errors import SourceError
+from jobs.core.errors import WrongSchemaError
 from jobs.core.model import normalise_serial
 from jobs.core.x509 import ParsedCertificate, issuer_der, parse_certificate
 from jobs.source.profiles.base import (
@@ -40,6 +40,7 @@ from jobs.source.profiles.base import (
     frame,
     utc,
 )
+from jobs.source.profiles.boulder_watch import WATCH_STATEMENTS, WATCH_TABLES, BoulderWatch
 
 REQUIRED_TABLES = ("certificates", "precertificates", "certificateStatus", "revokedCertificates")
 ARI_TABLES = ("orders", "replacementOrders")
@@ -83,7 +84,7 @@ def _issued_by(row: Mapping[str, Any] | None, issuer_id: Any) -> bool:
     return found is None or found == int(issuer_id)
 
 
-class BoulderProfile(Profile):
+class BoulderProfile(BoulderWatch, Profile):
     """Boulder on MariaDB/MySQL."""
 
     STATEMENTS = (
@@ -97,6 +98,7 @@ class BoulderProfile(Profile):
         "replacement_candidates",
         "declared_replacements",
         "revocation_trend",
+        *WATCH_STATEMENTS,  # the issuance watch: jobs.source.profiles.boulder_watch
     )
     DIALECTS = ("mysql",)
 
@@ -107,12 +109,12 @@ class BoulderProfile(Profile):
     def tables(self, connection: Connection) -> set[str]:
         """The Boulder tables this database has and the job may read, read once per run."""
         if self._tables is None:
-            wanted = list(REQUIRED_TABLES + ARI_TABLES)
+            wanted = list(REQUIRED_TABLES + ARI_TABLES + WATCH_TABLES)
             rows = fetch(connection, self.statements, "schema_tables", {"tables": wanted})
             self._tables = {str(r["table_name"]) for r in rows}
             missing = [t for t in REQUIRED_TABLES if t not in self._tables]
             if missing:
-                raise SourceError(
+                raise WrongSchemaError(
                     f"no Boulder table(s) {', '.join(missing)} that the job may read: is this "
                     "Boulder's database (2023 schema or later), and may the job's user SELECT them?"
                 )

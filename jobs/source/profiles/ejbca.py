@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
-from jobs.core.errors import SourceError
+from jobs.core.errors import WrongSchemaError
 from jobs.core.x509 import parse_certificate
 from jobs.source.profiles import ejbca_audit
 from jobs.source.profiles.base import (
@@ -39,6 +39,7 @@ from jobs.source.profiles.base import (
     to_ms,
 )
 from jobs.source.profiles.ejbca_activity import ACTIVITY_STATEMENTS, EjbcaActivity
+from jobs.source.profiles.ejbca_watch import WATCH_STATEMENTS, EjbcaWatch
 
 TABLES = (
     "certificatedata",
@@ -114,7 +115,7 @@ def san_names(value: Any) -> str | None:
     return ",".join(names) or None
 
 
-class EjbcaProfile(EjbcaActivity, Profile):
+class EjbcaProfile(EjbcaActivity, EjbcaWatch, Profile):
     """EJBCA CE on PostgreSQL or MySQL/MariaDB."""
 
     # Every statement this profile runs, those of optional tables and older schemas included, so
@@ -134,8 +135,8 @@ class EjbcaProfile(EjbcaActivity, Profile):
         "revocation_audit",  # AuditRecordData
         "replacement_candidates",
         "replacement_candidates_legacy",
-        *ACTIVITY_STATEMENTS,  # the trend and operators: jobs.source.profiles.ejbca_activity
-    )
+        *ACTIVITY_STATEMENTS, *WATCH_STATEMENTS,  # from ejbca_activity and ejbca_watch
+    )  # fmt: skip
     DIALECTS = ("postgresql", "mysql")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -150,7 +151,7 @@ class EjbcaProfile(EjbcaActivity, Profile):
                 columns.setdefault(str(row["table_name"]), set()).add(str(row["column_name"]))
             certificate = columns.get("certificatedata")
             if not certificate:
-                raise SourceError(
+                raise WrongSchemaError(
                     "no CertificateData table that the job may read: is this EJBCA's database, "
                     "and may the job's user SELECT it?"
                 )

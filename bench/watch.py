@@ -9,8 +9,14 @@ bench/scale.py's P4), the watch's own log line (reading vs judging) and whether 
 was found. Run from the repository root:
 
     .venv/bin/python -m bench.watch [ISSUANCES]     # default 50,000
+    .venv/bin/python -m bench.watch --reads URL SINCE UNTIL
 
-It drops the database it creates. It must not touch any other database.
+It drops the database it creates. `--reads` builds nothing: on an existing generic database
+(bench/scale.py's 10M one, kept with `--keep`) it times, in one run, warm medians of three, the
+nightly run's query phase (`CaDatabase.early_revocations`, the replacement candidates of its rows
+and `activity`) against the watch's reads (window and grouped history), its judging without lint
+(DER parsed, names rules), and pkilint on a sample, serial and over the CPUs. It only reads.
+It must not touch any other database.
 """
 
 from __future__ import annotations
@@ -28,8 +34,14 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from bench.children import run_child
+from jobs.core.watch import WATCH_LINT_LIMIT
+from jobs.core.x509 import ParseCache
 from jobs.demo import schema as generic_schema
 from jobs.demo.certfactory import CertificateAuthority, new_key
+from jobs.detect.records import certificate_from_row
+from jobs.enrich.lint import Linter, lint_all
+from jobs.enrich.watch import holdings, holdings_from_names, judge_all
+from jobs.source.database import CaDatabase
 from tests.support.ca_schemas import scratch_database
 
 SERVER = make_url("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -38,6 +50,8 @@ PAST = DAY - timedelta(days=120)
 PER_SUBSCRIBER = 5  # window issuances per subscriber
 PLANT_EVERY = 100  # one window issuance in a hundred is a near-sibling typo
 MB = 1_000_000
+THRESHOLD, REPLACEMENT = timedelta(days=7), timedelta(days=30)  # the settings' defaults
+LINT_SAMPLE = 600
 
 
 def _rows(issuances: int) -> tuple[list[dict[str, Any]], int]:
@@ -77,7 +91,90 @@ def _rows(issuances: int) -> tuple[list[dict[str, Any]], int]:
     return rows, planted
 
 
+def nightly_reads(ca: CaDatabase, since: datetime, until: datetime) -> int:
+    """The nightly run's query phase on [since, until): its rows, as the run reads them."""
+    rows = ca.early_revocations(since, until, THRESHOLD)
+    wanted = [
+        (
+            str(r["subscriber"]),
+            r["issued_at"] or r["revoked_at"],
+            r["revoked_at"] + REPLACEMENT,
+        )
+        for r in rows
+        if r.get("subscriber") is not None and r.get("revoked_at") is not None
+    ]
+    candidates = ca.replacement_candidates(wanted) if wanted else []
+    activity = ca.activity(until, THRESHOLD)
+    return len(rows) + len(candidates) + len(activity.days)
+
+
+def _judging(issued: list[dict[str, Any]], history: list[dict[str, Any]]) -> int:
+    """The watch's judging without lint, as run_watch makes it: DER parsed, names rules."""
+    held = holdings(holdings_from_names(history)[0])
+    flagged = 0
+    for start in range(0, len(issued), 2_000):
+        cache = ParseCache(limit=2_000)
+        batch = [certificate_from_row(r, "", cache=cache)[0] for r in issued[start : start + 2_000]]
+        flagged += sum(1 for x in judge_all(batch, held, cache=cache) if x is not None)
+    return flagged
+
+
+def reads(url: str, since: datetime, until: datetime) -> int:
+    """Time the nightly query phase against the watch's reads, judging and lint (docstring)."""
+    ca = CaDatabase(make_url(url), "generic")
+    times: dict[str, list[float]] = {"nightly": [], "window": [], "history": [], "judging": []}
+    try:
+        for _ in range(4):
+            started = time.monotonic()
+            nightly_rows = nightly_reads(ca, since, until)
+            read = time.monotonic()
+            issued = ca.watched_issuances(since, until)
+            windowed = time.monotonic()
+            history = ca.subscriber_history(since, until)
+            judged = time.monotonic()
+            flagged = _judging(issued, history)
+            done = time.monotonic()
+            for key, seconds in zip(
+                times,
+                (read - started, windowed - read, judged - windowed, done - judged),
+                strict=True,
+            ):
+                times[key].append(seconds)
+    finally:
+        ca.close()
+    warm = {key: sorted(values[1:])[1] for key, values in times.items()}
+    watch_reads = warm["window"] + warm["history"]
+    ders = [r["der"] for r in issued if r.get("der")][:LINT_SAMPLE]
+    started = time.monotonic()
+    lint_all(ders, Linter(), 1)
+    serial = (time.monotonic() - started) / max(1, len(ders))
+    started = time.monotonic()
+    lint_all(ders, Linter(), 2)
+    pooled = (time.monotonic() - started) / max(1, len(ders))
+    linted = min(len(issued), WATCH_LINT_LIMIT)
+    night = warm["nightly"]
+    print(f"window [{since.isoformat()}, {until.isoformat()}) of {url.rsplit('/', 1)[-1]}")
+    print(f"nightly query phase: {night * 1000:,.0f} ms ({nightly_rows:,} rows)")
+    print(
+        f"watch reads: window {warm['window'] * 1000:,.0f} ms ({len(issued):,} issuances) + "
+        f"history {warm['history'] * 1000:,.0f} ms ({len(history):,} rows) = "
+        f"{watch_reads * 1000:,.0f} ms: {watch_reads / night:.2f}x the nightly query phase"
+    )
+    print(
+        f"watch judging without lint: {warm['judging'] * 1000:,.0f} ms ({flagged} flagged); "
+        f"reads + judging {(watch_reads + warm['judging']) / night:.2f}x"
+    )
+    print(f"pkilint on {len(ders)}: {serial * 1000:.2f} ms/cert serial, {pooled * 1000:.2f} "
+          f"ms/cert over 2 workers (start-up included); {linted:,} to lint: about "
+          f"{linted * pooled:,.1f} s; the whole watch about "
+          f"{(watch_reads + warm['judging'] + linted * pooled) / night:,.1f}x")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--reads"]:
+        since, until = (datetime.fromisoformat(x) for x in argv[2:4])
+        return reads(argv[1], since, until)
     issuances = int(argv[0]) if argv else 50_000
     started = time.monotonic()
     rows, planted = _rows(issuances)

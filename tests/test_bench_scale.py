@@ -1,10 +1,11 @@
 """The scale benchmark (bench/scale.py) once at its tiny size against the real PostgreSQL, so that
 it cannot rot: it must finish, print the seven figures with a target and a verdict each, find what
-its data says it should, and drop every database it made. Timings are not asserted here; the
-benchmark's table is the place for them."""
+its data says it should, end with its `--json` line, and drop every database it made. Timings are
+not asserted here; the benchmark's table is the place for them."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -40,12 +41,13 @@ def test_tiny_scale_benchmark_prints_its_figures_and_cleans_up() -> None:
     except Exception as exc:
         unavailable("PostgreSQL at 127.0.0.1:5432", exc)
     prefix = f"revwatch_benchtest_{secrets.token_hex(3)}"
+    argv = ["bench/scale.py", "--size", "tiny", "--pg", PG_ADMIN, "--prefix", prefix, "--json"]
     done = subprocess.run(
-        [sys.executable, "bench/scale.py", "--size", "tiny", "--pg", PG_ADMIN, "--prefix", prefix],
+        [sys.executable, *argv],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # ~25 s on a quiet machine; a shared CI runner may be several times slower
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -64,3 +66,16 @@ def test_tiny_scale_benchmark_prints_its_figures_and_cleans_up() -> None:
     # The schema variants repeat P1 and P2; EJBCA's DDL is part of the repository.
     assert sum("ejbca" in line and " P2 " in line for line in lines) == 2, done.stdout
     assert _databases(prefix) == []
+    # --json: one object, the last line, every figure's numbers (P4 and P5 against their floor).
+    figures = json.loads(lines[-1])
+    assert figures["size"] == "tiny"
+    assert set(figures) >= {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+    for figure in ("P4", "P5"):
+        assert {"cases", "seconds", "rss_mb", "floor_seconds", "ratio"} <= set(figures[figure])
+        data = figures[figure]
+        assert data["floor_seconds"] > 0 and data["seconds"] > 0 and data["rss_mb"] > 0
+        assert data["ratio"] == pytest.approx(data["seconds"] / data["floor_seconds"])
+    assert figures["P4"]["cases"] == 1000
+    assert figures["P5"]["cases"] > 0
+    assert figures["P6"]["seconds"] > 0 and figures["P6"]["help_seconds"] > 0
+    assert figures["P2"]["window_days"] == 30 and figures["P2"]["ratio"] > 0

@@ -209,6 +209,22 @@ def test_the_mariadb_ca_session_runs_its_set_up(mariadb_server_url: URL) -> None
         engine.dispose()
 
 
+def test_the_postgresql_ca_session_runs_its_set_up(pg_server_url: URL) -> None:
+    # Read-only and UTC are the job's promises; jit=off its measured plan choice (bench/README).
+    engine = engines.ca_engine(pg_server_url)
+    try:
+        with engine.connect() as connection:
+            settings = connection.execute(
+                text(
+                    "SELECT current_setting('default_transaction_read_only'), "
+                    "current_setting('TimeZone'), current_setting('jit')"
+                )
+            ).one()
+        assert tuple(settings) == ("on", "UTC", "off")
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("dialect", queries.DIALECTS)
 def test_demo_inserts_bind_exactly_the_generic_columns(dialect: str) -> None:
     statements = queries.load("demo", dialect).declare(*generic_schema.STATEMENTS)

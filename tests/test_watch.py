@@ -12,6 +12,8 @@ failed.
 from __future__ import annotations
 
 import email
+import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,16 +21,28 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from cryptography.x509 import load_der_x509_certificate
 from sqlalchemy import create_engine
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
+from jobs.core.errors import ConfigError
 from jobs.core.model import Certificate
-from jobs.core.settings import Settings
-from jobs.core.watch import Holding
-from jobs.enrich import watch
+from jobs.core.settings import Settings, load_settings
+from jobs.core.watch import (
+    SHOWN_IN_FULL,
+    WATCH_LINT_LIMIT,
+    Holding,
+    SuspiciousIssuance,
+    WatchOutcome,
+)
+from jobs.enrich import lint, watch
+from jobs.enrich.lint import CertificateLint, Linter, lint_all
 from jobs.pipeline.nightly import run_once
+from jobs.pipeline.options import resolve
 from jobs.pipeline.recovery import resend
-from jobs.pipeline.watch import ISSUANCE_LAG, watch_since
+from jobs.pipeline.watch import ISSUANCE_LAG, run_watch, watch_since
+from jobs.report import document
+from jobs.source.database import CaDatabase
 from jobs.state.ledger import Ledger
 from tests.support import browser
 from tests.support import watch_data as golden
@@ -296,3 +310,127 @@ def test_a_resend_records_the_suspicious_issuances_too(
     finally:
         ledger.close()
     assert run_once(settings, golden.NOW + timedelta(minutes=5)).suspicious == 0
+
+
+# --- a mass night: the mail bounded, pkilint capped and spread over the CPUs ---------------------
+
+
+def _mass(count: int) -> WatchOutcome:
+    """`count` suspicious issuances of one CA, each a lint error; every tenth a near-sibling."""
+    found = []
+    for n in range(count):
+        cert = Certificate("CN=Mass CA", format(n + 1, "x"), names=(f"shop{n}.example",))
+        labels = ("near-sibling", "lint-error") if n % 10 == 0 else ("lint-error",)
+        found.append(SuspiciousIssuance(cert, labels, (), lint_codes=("cabf.internal_domain",)))
+    ordered = sorted(found, key=watch.issuance_order)
+    return WatchOutcome(T - timedelta(days=1), T, count, tuple(ordered), linted=count)
+
+
+def test_a_mass_night_shows_the_most_severe_in_full_and_sums_up_all(tmp_path: Path) -> None:
+    context = document.build_context(
+        [], since=T - timedelta(days=1), until=T, threshold_seconds=86400, now=T, watch=_mass(120)
+    )
+    rendered = document.render(context)
+    html, text = rendered.html, " ".join(rendered.text.split())
+    assert f'id="issuance-{SHOWN_IN_FULL}"' in html
+    assert f'id="issuance-{SHOWN_IN_FULL + 1}"' not in html
+    assert "the 50 most severe are shown in full below" in text
+    assert "120 lint-error" in text and "12 near-sibling" in text
+    assert "120 CN=Mass CA: cabf.internal_domain" in text
+    assert "120 certificates of CN=Mass CA:" in html
+    assert text.count("shop") == SHOWN_IN_FULL * 2  # first name and names list, 50 times
+    shown = html[: html.index("shop1.example")]  # near-siblings come first
+    assert "shop0.example" in shown and "shop10.example" in html
+    report = json.loads(rendered.json)
+    assert len(report["suspicious_issuances"]) == 120  # every one stays in report.json
+    summary = report["issuance_watch"]
+    assert summary["by_label"] == {"lint-error": 120, "near-sibling": 12}
+    assert summary["lint_errors_by_issuer"] == [
+        {"issuer": "CN=Mass CA", "code": "cabf.internal_domain", "certificates": 120}
+    ]
+    assert (summary["shown_in_mail"], summary["linted"], summary["not_linted"]) == (50, 120, 0)
+    found = browser.measure(html, 400, ["CN=Mass CA:"], tmp_path)
+    assert found["scroll_width"] <= 400 and found["widest_right"] <= 400.5, found
+
+
+class _Recording(Linter):
+    """A linter that remembers the serial of each certificate it lints, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serials: list[str] = []
+
+    def lint(self, der: bytes) -> CertificateLint:
+        self.serials.append(format(load_der_x509_certificate(der).serial_number, "x"))
+        return super().lint(der)
+
+
+def test_the_lint_cap_lints_the_flagged_first_then_in_issuance_order(generic_ca: str) -> None:
+    ca = CaDatabase(make_url(generic_ca), "generic")
+    whole_linter, capped_linter = _Recording(), _Recording()
+    try:
+        whole = run_watch(ca, golden.SINCE, golden.UNTIL, reported=None, linter=whole_linter)
+        capped = run_watch(
+            ca, golden.SINCE, golden.UNTIL, reported=None, linter=capped_linter, lint_limit=6
+        )
+        none = run_watch(
+            ca, golden.SINCE, golden.UNTIL, reported=None, linter=Linter(), lint_limit=0
+        )
+    finally:
+        ca.close()
+    assert (whole.checked, whole.linted, capped.linted, none.linted) == (9, 9, 6, 0)
+    assert not whole.notes and len(capped.notes) == 1
+    assert "pkilint linted 6 of the 9" in capped.notes[0] and "the other 3" in capped.notes[0]
+    flagged = {i.certificate.serial for i in whole.suspicious}
+    assert set(capped_linter.serials[:5]) == flagged  # those a name rule flagged, first
+    others = sorted(
+        (p.issued, format(p.serial, "x"))
+        for p in golden.PLANTED
+        if format(p.serial, "x") in set(whole_linter.serials) - flagged
+    )
+    assert capped_linter.serials[5] == others[0][1]  # then the earliest issued
+    assert capped.suspicious == whole.suspicious  # the golden certificates lint clean
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["fork", "forkserver"])
+def test_the_pool_lints_as_the_process_does(
+    generic_ca: str, monkeypatch: pytest.MonkeyPatch, threaded: bool
+) -> None:
+    ca = CaDatabase(make_url(generic_ca), "generic")
+    try:
+        ders = [r["der"] for r in ca.watched_issuances(golden.SINCE, golden.UNTIL) if r["der"]]
+    finally:
+        ca.close()
+    ders.append(b"not a certificate")
+    serial = lint_all(ders, Linter(), workers=1)
+    monkeypatch.setattr(lint, "POOL_FROM", 2)
+    pooled_linter = Linter()
+    done = threading.Event()  # a second thread (as in the daemon): workers from a fork server
+    other = threading.Thread(target=done.wait) if threaded else None
+    if other is not None:
+        other.start()
+    try:
+        pooled = lint_all(ders * 3, pooled_linter, workers=2)
+    finally:
+        done.set()
+    assert [repr(x) for x in pooled] == [repr(x) for x in serial * 3]
+    assert isinstance(pooled[-1], lint.LintError) and pooled_linter.linted == len(ders) * 3
+
+
+def test_the_lint_limit_is_a_setting() -> None:
+    assert Settings().watch_lint_limit == WATCH_LINT_LIMIT
+    found = load_settings({}, {"REVWATCH_WATCH_LINT_LIMIT": "250"})
+    assert found.watch_lint_limit == 250
+    assert resolve(replace(found, no_mail=True)).watch_lint_limit == 250
+    for bad in ("-1", "many", "10000001"):
+        with pytest.raises(ConfigError, match="limit"):
+            load_settings({}, {"REVWATCH_WATCH_LINT_LIMIT": bad})
+
+
+def test_the_nights_lint_limit_reaches_the_watch(generic_ca: str, tmp_path: Path) -> None:
+    # The setting, not the default, decides: a night told to lint none lints none and says so.
+    report = golden.run_watch_night(generic_ca, "generic", tmp_path, watch_lint_limit=0)
+    summary = report["issuance_watch"]
+    assert (summary["linted"], summary["not_linted"]) == (0, summary["checked"])
+    assert summary["checked"] == 9
+    assert not any("lint-error" in s["labels"] for s in report["suspicious_issuances"])

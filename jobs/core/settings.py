@@ -168,6 +168,12 @@ def _count(value: str | int) -> int:
     return count
 
 
+def _limit(value: str | int) -> int:
+    if not 0 <= (limit := _integer(value, "limit")) <= 10_000_000:
+        raise ConfigError(f"bad limit {value!r}: 0 to 10000000")
+    return limit
+
+
 def _seconds(value: str | int | float) -> float:
     return parse_duration(value).total_seconds()
 
@@ -211,6 +217,7 @@ class Settings:
     csv_bom: bool = False
     dns_check: bool = False
     dns_resolver: str | None = None
+    watch_lint_limit: int = 10_000  # jobs.core.watch.WATCH_LINT_LIMIT
     config_file: Path | None = None
 
     def ca_url(self) -> URL:
@@ -324,6 +331,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "csv_bom": _bool,
     "dns_check": _bool,
     "dns_resolver": lambda value: host_port(_text(value), "resolver"),
+    "watch_lint_limit": _limit,
 }
 _SETTINGS_FIELDS = {f.name for f in fields(Settings)}
 

@@ -4,16 +4,27 @@ Owns what flows from the watch to the report and the ledger: a suspicious issuan
 issued in the run's window, not revoked, with the labels and findings that make it suspicious),
 one subscriber's holding of a registrable domain (from the CA database's grouped history), the
 watch's outcome for one run, and the outcome of the optional DNS check (which domains the
-resolver said do not exist, and why the check could not be made in full). Plain immutable data,
-like `jobs.core.model`; it must not decide what is suspicious, query anything or format output.
+resolver said do not exist, and why the check could not be made in full), with the counts a
+mass night's report sums up (per label, per issuing CA and pkilint code) and which the mail shows
+in full. Plain immutable data, like `jobs.core.model`; it must not decide what is suspicious,
+query anything or format output.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from jobs.core.model import Certificate, Finding
+
+# Suspicious issuances the mail shows in full, most severe first (as FULL_CASES for cases): a
+# reviewer reads fifty; a mass night's thousands are summarised by label, lint code and CA, and
+# every one stays in report.json.
+SHOWN_IN_FULL = 50
+# Certificates pkilint lints per night by default (`watch_lint_limit`; about 4.5 ms of one CPU
+# each): an ordinary night of a mid-size CA is linted whole, a mass night's cost stays bounded.
+WATCH_LINT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -22,12 +33,14 @@ class SuspiciousIssuance:
 
     `labels` are registry labels (`near-sibling`, `invalid-name`, `placeholder-value`,
     `lint-error`, `domain-not-found`); `findings` say why, each naming its evidence; `domains`
-    are the registrable domains of its names (None for a name without one), distinct."""
+    are the registrable domains of its names (None for a name without one), distinct;
+    `lint_codes` pkilint's error-level codes on it (what the mail counts per issuing CA)."""
 
     certificate: Certificate
     labels: tuple[str, ...]
     findings: tuple[Finding, ...]
     domains: tuple[str | None, ...] = ()
+    lint_codes: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -53,7 +66,9 @@ class WatchOutcome:
     checked: issuances examined (issued in the window, not revoked, not reported before).
     suspicious: those it flags, most severe first (the report's order).
     already_reported: suspicious issuances an earlier run reported; not repeated.
-    notes: what limited the watch (history capped, a table it could not read), each a sentence.
+    notes: what limited the watch (history capped, a table it could not read, certificates left
+        unlinted by `watch_lint_limit`), each a sentence.
+    linted: certificates pkilint linted (at most `watch_lint_limit`; None: lint was off).
     """
 
     since: datetime | None = None
@@ -62,6 +77,26 @@ class WatchOutcome:
     suspicious: tuple[SuspiciousIssuance, ...] = ()
     already_reported: int = 0
     notes: tuple[str, ...] = ()
+    linted: int | None = None
+
+    @property
+    def shown(self) -> tuple[SuspiciousIssuance, ...]:
+        """Those the mail shows in full: the first SHOWN_IN_FULL, most severe first."""
+        return self.suspicious[:SHOWN_IN_FULL]
+
+    @property
+    def by_label(self) -> tuple[tuple[str, int], ...]:
+        """Suspicious issuances per label, most first (one issuance counts under each label)."""
+        counts = Counter(label for i in self.suspicious for label in i.labels)
+        return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    @property
+    def lint_by_issuer(self) -> tuple[tuple[str, str, int], ...]:
+        """(issuing CA, pkilint code, certificates) for every error code, most first: thousands
+        of one CA's certificates with one code is a profile error, fixed once at the CA."""
+        counts = Counter((i.certificate.issuer, c) for i in self.suspicious for c in i.lint_codes)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return tuple((issuer, code, n) for (issuer, code), n in ranked)
 
 
 @dataclass(frozen=True)

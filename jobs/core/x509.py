@@ -25,16 +25,12 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from jobs.core.model import normalise_serial
 
 # NIST curve names are what a compliance reviewer recognises; cryptography reports SEC names.
-_CURVE_NAMES = {
-    "secp256r1": "P-256",
-    "secp384r1": "P-384",
-    "secp521r1": "P-521",
-}
+_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 # RFC 5280 / CA/B Forum names of the usages a TLS CA issues; any other is shown as its OID.
 EKU_NAMES: dict[str, str] = {
@@ -49,32 +45,24 @@ EKU_NAMES: dict[str, str] = {
 
 # CA/Browser Forum reserved policy OIDs: the validation level a reviewer reads off a profile.
 POLICY_NAMES: dict[str, str] = {
-    "2.23.140.1.1": "EV",
-    "2.23.140.1.2.1": "DV",
-    "2.23.140.1.2.2": "OV",
-    "2.23.140.1.2.3": "IV",
+    "2.23.140.1.1": "EV", "2.23.140.1.2.1": "DV", "2.23.140.1.2.2": "OV", "2.23.140.1.2.3": "IV",
     "2.5.29.32.0": "anyPolicy",
-}
+}  # fmt: skip
 
 # Subject attributes RFC 4514 has no short name for, by the names OpenSSL and the CA/B Forum use:
 # a reviewer reads `postalCode=21532`, never `2.5.4.17=21532`. Unknown ones keep their OID.
 ATTRIBUTE_NAMES: dict[x509.ObjectIdentifier, str] = {
-    NameOID.POSTAL_CODE: "postalCode",
-    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.POSTAL_CODE: "postalCode", NameOID.SERIAL_NUMBER: "serialNumber",
     NameOID.BUSINESS_CATEGORY: "businessCategory",
     NameOID.JURISDICTION_COUNTRY_NAME: "jurisdictionC",
     NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: "jurisdictionST",
     NameOID.JURISDICTION_LOCALITY_NAME: "jurisdictionL",
     NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
-    NameOID.EMAIL_ADDRESS: "emailAddress",
-    NameOID.GIVEN_NAME: "givenName",
-    NameOID.SURNAME: "surname",
-    NameOID.TITLE: "title",
-    NameOID.INITIALS: "initials",
-    NameOID.PSEUDONYM: "pseudonym",
-    NameOID.GENERATION_QUALIFIER: "generationQualifier",
+    NameOID.EMAIL_ADDRESS: "emailAddress", NameOID.GIVEN_NAME: "givenName",
+    NameOID.SURNAME: "surname", NameOID.TITLE: "title", NameOID.INITIALS: "initials",
+    NameOID.PSEUDONYM: "pseudonym", NameOID.GENERATION_QUALIFIER: "generationQualifier",
     NameOID.DN_QUALIFIER: "dnQualifier",
-}
+}  # fmt: skip
 _NAME_OIDS = {name: oid for oid, name in ATTRIBUTE_NAMES.items()}
 _DOTTED_ATTRIBUTE = re.compile(r"(?:^|,)\s*\d+(?:\.\d+)+=")
 
@@ -124,43 +112,68 @@ class ParsedCertificate:
 def parse_certificate(der: bytes | bytearray | memoryview) -> ParsedCertificate:
     """Parse DER into a ParsedCertificate; raise ValueError naming what was wrong."""
     data, cert = _load(der)
-    # Extensions, names and keys are parsed lazily, so each access below can still fail.
-    with _failure("certificate serial is invalid"):
+    return _read(data, cert, hashlib.sha256(data).hexdigest())
+
+
+def _read(data: bytes, cert: x509.Certificate, sha256: str) -> ParsedCertificate:
+    """The fields of a loaded certificate, each read once (cryptography builds Python objects
+    per access, and a mass-revocation night reads tens of thousands of certificates). Names,
+    extensions and keys are parsed lazily, so each step can fail: `what` names the step, in the
+    order the checks have always run, so a record's message stays the same."""
+    what = "certificate serial is invalid"
+    try:
         serial = normalise_serial(cert.serial_number)
-    with _failure("certificate issuer or subject does not parse"):
-        issuer = cert.issuer.rfc4514_string()
-        subject = cert.subject.rfc4514_string(ATTRIBUTE_NAMES)
-        attributes = _attributes(cert.subject)
-    with _failure("certificate validity does not parse"):
+        what = "certificate issuer or subject does not parse"
+        try:
+            parts: tuple[bytes, bytes, bytes] | Exception = _tbs_parts(data)
+        except Exception as exc:  # raised below, where the SPKI has always been read
+            parts = exc
+        issuer, subject, attributes = _names(cert, parts)
+        what = "certificate validity does not parse"
         not_before = cert.not_valid_before_utc.astimezone(UTC)
         not_after = cert.not_valid_after_utc.astimezone(UTC)
-    with _failure("certificate extensions do not parse"):
-        san = _san_entries(cert)
-        eku, policies, poisoned = _profile(cert)
-    with _failure("certificate public key info does not parse"):
-        spki = _spki_der(cert.tbs_certificate_bytes)
-    with _failure("certificate public key does not parse"):
+        what = "certificate extensions do not parse"
+        (names, dns, ips, emails, uris), eku, policies, poisoned = _extensions(cert)
+        what = "certificate public key info does not parse"
+        if isinstance(parts, Exception):
+            raise parts
+        spki = parts[2]
+        what = "certificate public key does not parse"
         key_type, key_size = _key_type(cert)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # as in `_failure`: pyo3's PanicException is a BaseException
+        raise ValueError(f"{what}: {_detail(exc)}") from exc
     return ParsedCertificate(
-        serial=serial,
-        issuer=issuer,
-        subject=subject,
-        names=tuple(value for _, value in san),
-        not_before=not_before,
-        not_after=not_after,
-        spki_sha256=hashlib.sha256(spki).hexdigest(),
-        key_type=key_type,
-        sha256=hashlib.sha256(data).hexdigest(),
-        dns_names=tuple(value for kind, value in san if kind == "dns"),
-        ip_addresses=tuple(value for kind, value in san if kind == "ip"),
-        emails=tuple(value for kind, value in san if kind == "email"),
-        uris=tuple(value for kind, value in san if kind == "uri"),
-        subject_attributes=attributes,
-        key_size=key_size,
-        eku=eku,
-        policies=policies,
-        precertificate=poisoned,
-    )
+        serial, issuer, subject, names, not_before, not_after, hashlib.sha256(spki).hexdigest(),
+        key_type, sha256, dns, ips, emails, uris, attributes, key_size, eku, policies, poisoned,
+    )  # fmt: skip
+
+
+def _names(
+    cert: x509.Certificate, parts: tuple[bytes, bytes, bytes] | Exception
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(issuer, subject, subject attributes) as cryptography's Name spells them. A night's
+    certificates come from a handful of issuers: the issuer's string is kept by its encoding.
+    The usual kind of subject is read from its encoding (`_plain_dn`), any other by cryptography."""
+    plain = None
+    if isinstance(parts, Exception):
+        issuer = cert.issuer.rfc4514_string()
+    else:
+        try:
+            issuer = _issuer(parts[0])
+        except Exception:  # cryptography's own reading says what is wrong
+            issuer = cert.issuer.rfc4514_string()
+        plain = _plain_dn(parts[1])
+    if plain is None:
+        name = cert.subject
+        plain = name.rfc4514_string(ATTRIBUTE_NAMES), _attributes(name)
+    return issuer, *plain
+
+
+@lru_cache(maxsize=1_024)
+def _issuer(encoded: bytes) -> str:
+    return x509.Name.from_bytes(encoded).rfc4514_string()
 
 
 def issuer_der(der: bytes | bytearray | memoryview) -> bytes:
@@ -211,7 +224,8 @@ class ParseCache:
             return found
         self.parsed += 1
         try:
-            found = parse_certificate(der)
+            # The key is the DER's hash when the caller gave none: not computed twice.
+            found = _read(*_load(der), key) if sha256 is None else parse_certificate(der)
         except ValueError as exc:
             found = str(exc)
         self._entries[key] = found
@@ -253,6 +267,74 @@ def _attributes(name: x509.Name) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+# Value types `_plain_dn` reads (UTF8String, PrintableString, IA5String): cryptography turns
+# their bytes into text as UTF-8 too. BMP, Universal and bit strings go through cryptography.
+_PLAIN_STRINGS = frozenset({0x0C, 0x13, 0x16})
+# Attributes cryptography warns about when their length is outside these bounds (UTF-8 octets).
+_LENGTH_LIMITS = {"C": (2, 2), "jurisdictionC": (2, 2), "CN": (1, 64)}
+# RFC 4514 escapes as cryptography applies them (one after the other, the backslash first; no
+# escape adds a character a later one escapes, so one translation is the same).
+_SPECIAL = re.compile('[\\\\"+,;<>\0]')
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "+": "\\+", ",": "\\,", ";": "\\;",
+                          "<": "\\<", ">": "\\>", "\0": "\\00"})  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _attribute_oids() -> dict[bytes, str]:
+    """The name of each attribute type cryptography knows, by its OID's content octets as
+    cryptography encodes them: `ATTRIBUTE_NAMES` first, else its own RFC 4514 short name."""
+    out: dict[bytes, str] = {}
+    for oid in {v for v in vars(NameOID).values() if isinstance(v, x509.ObjectIdentifier)}:
+        attribute = x509.NameAttribute(oid, "xx")  # a value every length limit accepts
+        encoded = x509.Name([attribute]).public_bytes()  # SEQUENCE{SET{SEQUENCE{OID, value}}}
+        _, start, end = _tlv(encoded, _tlv(encoded, _tlv(encoded, 2)[1])[1])
+        out[encoded[start:end]] = ATTRIBUTE_NAMES.get(oid) or attribute.rfc4514_attribute_name
+    return out
+
+
+def _plain_dn(encoded: bytes) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """(RFC 4514 string by `ATTRIBUTE_NAMES`, attributes) of an encoded Name as cryptography's
+    Name gives them, for the usual kind: one attribute per RDN, of a type cryptography names,
+    a UTF-8 string type, of a length it does not warn about; None for anything else, which the
+    caller reads through cryptography (a test holds the two together). Building that Name costs
+    more than the rest of a certificate: a validated Python object per attribute."""
+    oids, pairs = _attribute_oids(), []
+    try:
+        _, pos, end = _tlv(encoded, 0)
+        while pos < end:
+            tag, start, after = _tlv(encoded, pos)  # an RDN: a SET of one AttributeTypeAndValue
+            kind, inner, inner_end = _tlv(encoded, start)
+            if tag != 0x31 or kind != 0x30 or inner_end != after:
+                return None
+            kind, oid_start, oid_end = _tlv(encoded, inner)
+            name = oids.get(encoded[oid_start:oid_end]) if kind == 0x06 else None
+            kind, value_start, value_end = _tlv(encoded, oid_end)
+            if name is None or kind not in _PLAIN_STRINGS or value_end != after:
+                return None
+            limits = _LENGTH_LIMITS.get(name)
+            if limits is not None and not limits[0] <= value_end - value_start <= limits[1]:
+                return None
+            pairs.append((name, encoded[value_start:value_end].decode("utf-8")))
+            pos = after
+    except ValueError:  # not UTF-8, or a form `_tlv` does not read: cryptography's turn
+        return None
+    text = ",".join(f"{name}={_escape(value)}" for name, value in reversed(pairs))
+    return text, tuple(pairs)
+
+
+def _escape(value: str) -> str:
+    """An attribute value as RFC 4514 writes it, character for character as cryptography does."""
+    if not value:
+        return ""
+    if _SPECIAL.search(value):
+        value = value.translate(_ESCAPES)
+    if value[0] == "#" or (value[0] == " " and len(value) > 1):
+        value = "\\" + value
+    if value[-1] == " ":
+        value = value[:-1] + "\\ "
+    return value
+
+
 @contextmanager
 def _failure(what: str) -> Iterator[None]:
     """Turn anything the parser raises into ValueError(`what: detail`).
@@ -273,40 +355,37 @@ def _detail(exc: BaseException) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
 
 
-def _san_entries(cert: x509.Certificate) -> list[tuple[str, str]]:
-    """(type, value) of each usable SAN entry, in certificate order."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    entries: list[tuple[str, str]] = []
-    for entry in san:
-        if isinstance(entry, x509.DNSName):
-            entries.append(("dns", entry.value.lower()))
-        elif isinstance(entry, x509.IPAddress):
-            entries.append(("ip", str(entry.value)))
-        elif isinstance(entry, x509.RFC822Name):
-            entries.append(("email", entry.value))
-        elif isinstance(entry, x509.UniformResourceIdentifier):
-            entries.append(("uri", entry.value))
-    return entries
+# SAN entry types by the `ParsedCertificate` field they go to; other types are left out.
+_SAN_KINDS: dict[type, int] = {x509.DNSName: 0, x509.IPAddress: 1, x509.RFC822Name: 2,
+                               x509.UniformResourceIdentifier: 3}  # fmt: skip
+_POISON_OID = x509.ObjectIdentifier(PRECERT_POISON_OID)
+_Texts = tuple[str, ...]
 
 
-def _profile(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """(EKU OIDs, policy OIDs, precertificate poison present)."""
-    extensions = cert.extensions
-    try:
-        usages = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        eku = tuple(oid.dotted_string for oid in usages)
-    except x509.ExtensionNotFound:
-        eku = ()
-    try:
-        found = extensions.get_extension_for_class(x509.CertificatePolicies).value
-        policies = tuple(info.policy_identifier.dotted_string for info in found)
-    except x509.ExtensionNotFound:
-        policies = ()
-    poisoned = any(ext.oid.dotted_string == PRECERT_POISON_OID for ext in extensions)
-    return eku, policies, poisoned
+def _extensions(cert: x509.Certificate) -> tuple[tuple[_Texts, ...], _Texts, _Texts, bool]:
+    """((SAN names, DNS names, IP addresses, mailboxes, URIs), EKU OIDs, policy OIDs, poison
+    present) in one pass. cryptography refuses a duplicate extension, so matching by OID finds
+    what `get_extension_for_class` did."""
+    names: list[str] = []
+    by_kind: tuple[list[str], ...] = ([], [], [], [])
+    eku, policies, poisoned = (), (), False
+    for extension in cert.extensions:
+        oid = extension.oid
+        if oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME:
+            for entry in extension.value:
+                kind = _SAN_KINDS.get(type(entry))
+                if kind is not None:
+                    value = entry.value
+                    text = value.lower() if kind == 0 else str(value) if kind == 1 else value
+                    names.append(text)
+                    by_kind[kind].append(text)
+        elif oid == ExtensionOID.EXTENDED_KEY_USAGE:
+            eku = tuple(usage.dotted_string for usage in extension.value)
+        elif oid == ExtensionOID.CERTIFICATE_POLICIES:
+            policies = tuple(info.policy_identifier.dotted_string for info in extension.value)
+        elif oid == _POISON_OID:
+            poisoned = True
+    return (tuple(names), *map(tuple, by_kind)), eku, policies, poisoned
 
 
 def _key_type(cert: x509.Certificate) -> tuple[str, int | None]:
@@ -331,39 +410,40 @@ def _key_type(cert: x509.Certificate) -> tuple[str, int | None]:
     return type(key).__name__, None
 
 
-def _spki_der(tbs: bytes) -> bytes:
-    """The SubjectPublicKeyInfo exactly as encoded in the TBSCertificate.
-
-    Taken from the bytes rather than re-serialised from the key so that the fingerprint is the
-    one other tools print, and so that a key type cryptography cannot load still has one.
-    """
-    _, start, end = _tlv(tbs, 0)
-    pos = start
-    tag, _, after = _tlv(tbs, pos)
+def _tbs_parts(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """The issuer Name, subject Name and SubjectPublicKeyInfo as encoded in the certificate
+    (which cryptography has loaded, so checked as DER): not re-serialised from the key, so that
+    the fingerprint is the one other tools print and a key cryptography cannot load has one."""
+    _, start, _ = _tlv(data, 0)  # Certificate
+    _, pos, end = _tlv(data, start)  # TBSCertificate
+    tag, _, after = _tlv(data, pos)
     if tag == 0xA0:  # [0] EXPLICIT version is optional (absent means v1)
         pos = after
-    # serialNumber, signature, issuer, validity, subject precede subjectPublicKeyInfo.
-    for _ in range(5):
-        _, _, pos = _tlv(tbs, pos)
-    tag, _, spki_end = _tlv(tbs, pos)
+    _, _, pos = _tlv(data, pos)  # serialNumber
+    _, _, issuer = _tlv(data, pos)  # signature
+    _, _, validity = _tlv(data, issuer)
+    _, _, subject = _tlv(data, validity)
+    _, _, spki = _tlv(data, subject)
+    tag, _, spki_end = _tlv(data, spki)
     if tag != 0x30 or spki_end > end:
         raise ValueError("subjectPublicKeyInfo is not a SEQUENCE")
-    return tbs[pos:spki_end]
+    return data[issuer:validity], data[subject:spki], data[spki:spki_end]
 
 
 def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
     """Tag, start of content and end of the DER element at `pos` (single-byte tags only)."""
-    if pos + 2 > len(data):
+    size = len(data)
+    if pos + 2 > size:
         raise ValueError("truncated DER")
     tag = data[pos]
     length = data[pos + 1]
     pos += 2
     if length & 0x80:
         count = length & 0x7F
-        if count == 0 or count > 4 or pos + count > len(data):
+        if count == 0 or count > 4 or pos + count > size:
             raise ValueError("bad DER length")
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
-    if pos + length > len(data):
+    if pos + length > size:
         raise ValueError("truncated DER")
     return tag, pos, pos + length

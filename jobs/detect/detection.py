@@ -5,13 +5,15 @@ most `threshold` after its issuance (the CA's issuance time, else notBefore)". T
 already applied that rule as a filter; this module applies it exactly, once per certificate
 (issuer AND serial), and never drops a record it cannot judge: a revocation whose issuance is
 unknown, timeless or later than the revocation is reported with a finding naming the record.
-Pure: a function of the joined rows, the window and the threshold. It must not query, enrich or
+Pure: a function of the joined rows, the window and the threshold. A mass revocation night is
+judged in batches (`Pending`): the rows are grouped and put in case order first, and each batch's
+DER is parsed only when that batch is taken, its rows then let go. It must not query, enrich or
 format reports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,6 +111,68 @@ def _case(
     )
 
 
+Rows = list[Mapping[str, Any]]
+
+
+class Pending:
+    """The window's revocation records grouped per certificate (earliest record first) and in
+    case order (revocation time, then issuer and serial), not judged yet; `problems` are the
+    records that belong to no case."""
+
+    def __init__(self, groups: list[Rows], threshold: timedelta, problems: tuple[Finding, ...]):
+        self._groups = groups
+        self.threshold = threshold
+        self.problems = problems
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def keys(self) -> Iterator[tuple[str, str]]:
+        """The (issuer, serial) of each certificate still pending, as its case will say it."""
+        return (_key(group[0]) for group in self._groups)
+
+    def batches(
+        self, size: int, *, consume: bool = True
+    ) -> Iterator[tuple[list[Case], ParseCache]]:
+        """The cases, `size` certificates at a time, each batch with the cache holding its parsed
+        DER (for enrichment to reuse). Taken batches are let go unless `consume` is False (a
+        first pass that must leave them for a second)."""
+        start = 0
+        while start < len(self._groups):
+            groups = self._groups[start : start + size]
+            if consume:
+                del self._groups[:size]
+            else:
+                start += size
+            # Per batch: a night-long cache would hold every parsed certificate of the night.
+            cache = ParseCache(limit=2 * size)
+            judged = (_judge(group, self.threshold, cache) for group in groups)
+            cases = [case for case in judged if case is not None]
+            del groups
+            yield cases, cache
+            del cases, cache  # before the next batch is parsed
+
+
+def _key(row: Mapping[str, Any]) -> tuple[str, str]:
+    # The spelling of Revocation.issuer and .serial (`revocation_from_row`): a case's key.
+    return str(row.get("issuer_dn") or ""), serial_of(row.get("serial"))[0]
+
+
+def _judge(rows: Rows, threshold: timedelta, cache: ParseCache | None) -> Case | None:
+    """The case of one certificate's revocation records (earliest first), or None."""
+    extra = []
+    if len(rows) > 1:
+        ids = ", ".join(str(r.get("revocation_id")) for r in rows)
+        first = rows[0]["revoked_at"].isoformat()
+        extra.append(
+            codes.DATA_DUPLICATE_REVOCATION.finding(
+                f"{_label(rows[0])}: {len(rows)} revocation records ({ids}) for one "
+                f"certificate; the earliest, at {first}, is reported",
+            )
+        )
+    return _case(rows[0], threshold, extra, cache)
+
+
 def detect(
     rows: Iterable[Mapping[str, Any]],
     *,
@@ -117,9 +181,22 @@ def detect(
     threshold: timedelta,
     cache: ParseCache | None = None,
 ) -> Detection:
-    """The early revocations among the joined rows of [since, until).
+    """The early revocations among the joined rows of [since, until), all judged at once.
 
     `cache` lets the rest of the run reuse the revoked certificates' parsed DER."""
+    pending = group(rows, since=since, until=until, threshold=threshold)
+    judged = (_judge(records, threshold, cache) for records in pending._groups)
+    return Detection(tuple(c for c in judged if c is not None), pending.problems)
+
+
+def group(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    since: datetime,
+    until: datetime,
+    threshold: timedelta,
+) -> Pending:
+    """The records of [since, until) grouped per certificate, in case order, to be judged."""
     problems: list[Finding] = []
     by_certificate: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -144,21 +221,9 @@ def detect(
         serial, _ = serial_of(row.get("serial"))
         by_certificate.setdefault((str(row.get("issuer_dn")), serial), []).append(row)
 
-    cases: list[Case] = []
-    for rows in by_certificate.values():
-        rows.sort(key=lambda r: (r["revoked_at"], str(r.get("revocation_id"))))
-        extra = []
-        if len(rows) > 1:
-            ids = ", ".join(str(r.get("revocation_id")) for r in rows)
-            first = rows[0]["revoked_at"].isoformat()
-            extra.append(
-                codes.DATA_DUPLICATE_REVOCATION.finding(
-                    f"{_label(rows[0])}: {len(rows)} revocation records ({ids}) for one "
-                    f"certificate; the earliest, at {first}, is reported",
-                )
-            )
-        case = _case(rows[0], threshold, extra, cache)
-        if case is not None:
-            cases.append(case)
-    cases.sort(key=lambda c: (c.revocation.revoked_at, c.key))
-    return Detection(cases=tuple(cases), problems=tuple(problems))
+    groups = list(by_certificate.values())
+    for records in groups:
+        records.sort(key=lambda r: (r["revoked_at"], str(r.get("revocation_id"))))
+    # A case's (revocation time, key) is its earliest record's, known before any DER is parsed.
+    groups.sort(key=lambda records: (records[0]["revoked_at"], _key(records[0])))
+    return Pending(groups, threshold, tuple(problems))

@@ -67,21 +67,33 @@ def alignment(a: str, b: str) -> tuple[EditStep, ...]:
     which pushes an insertion or deletion to the right end of a run of equal characters
     (`example` -> `examplee` reads `example[+e]`), and prefers a deletion before a substitution,
     so `rn` -> `m` reads `[r->m][-n]`. The order is fixed, hence deterministic.
+
+    A common prefix is matched as it stands and only the rest is tabled: the distance of what
+    follows it is the whole distance, and a backtrace that prefers edits to the right never
+    reaches into it (tests hold this against the full table). A typo in a 30-character name
+    then costs a table of the few characters after it, not of the whole name.
     """
+    prefix = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        prefix += 1
+    head, a, b = a[:prefix], a[prefix:], b[prefix:]
     rows = _table(a, b, edit_distance(a, b))
-    steps: list[EditStep] = []
+    steps: list[EditStep] = []  # from the end; a run of matches is one step, made when it ends
     i, j = len(a), len(b)
+    run_end = -1  # where in `a` the run of matches being walked ends (-1: none)
     while i > 0 or j > 0:
         here = rows[i][j]
         if i > 0 and rows[i - 1][j] + 1 == here:
-            steps.append(EditStep("delete", a[i - 1], ""))
-            i -= 1
+            step = EditStep("delete", a[i - 1], "")
         elif j > 0 and rows[i][j - 1] + 1 == here:
-            steps.append(EditStep("insert", "", b[j - 1]))
-            j -= 1
+            step = EditStep("insert", "", b[j - 1])
         elif i > 0 and j > 0 and a[i - 1] == b[j - 1] and rows[i - 1][j - 1] == here:
-            steps.append(EditStep("equal", a[i - 1], b[j - 1]))
+            if run_end < 0:
+                run_end = i
             i, j = i - 1, j - 1
+            continue
         elif (
             i > 1
             and j > 1
@@ -90,24 +102,21 @@ def alignment(a: str, b: str) -> tuple[EditStep, ...]:
             and a[i - 2] == b[j - 1]
             and rows[i - 2][j - 2] + 1 == here
         ):
-            steps.append(EditStep("transpose", a[i - 2 : i], b[j - 2 : j]))
-            i, j = i - 2, j - 2
+            step = EditStep("transpose", a[i - 2 : i], b[j - 2 : j])
         else:
-            steps.append(EditStep("substitute", a[i - 1], b[j - 1]))
-            i, j = i - 1, j - 1
+            step = EditStep("substitute", a[i - 1], b[j - 1])
+        if run_end >= 0:
+            steps.append(EditStep("equal", a[i:run_end], a[i:run_end]))
+            run_end = -1
+        steps.append(step)
+        i -= len(step.before)
+        j -= len(step.after)
+    # What is left is the run that reaches the start, which the common prefix extends.
+    if run_end >= 0 or head:
+        text = head + a[:run_end] if run_end >= 0 else head
+        steps.append(EditStep("equal", text, text))
     steps.reverse()
-    return _merge_equal(steps)
-
-
-def _merge_equal(steps: list[EditStep]) -> tuple[EditStep, ...]:
-    merged: list[EditStep] = []
-    for step in steps:
-        if step.op == "equal" and merged and merged[-1].op == "equal":
-            last = merged[-1]
-            merged[-1] = EditStep("equal", last.before + step.before, last.after + step.after)
-        else:
-            merged.append(step)
-    return tuple(merged)
+    return tuple(steps)
 
 
 def render_edit(steps: Sequence[EditStep]) -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "format_duration",
     "format_relative",
     "is_registrable_domain_typo",
+    "pair_indices",
     "pair_names",
     "parsed_or_error",
     "render_edit",
@@ -65,6 +66,8 @@ FULL_PAIRING = 20_000
 NEIGHBOURS = 4
 # Names a side that pairing looks at at most; past it the diff says so (diff.name.pairing_capped).
 MAX_PAIRED_NAMES = 10_000
+# Up to this many pairs, every one is measured (memoised, mostly) rather than heaped by bound.
+_MEASURE_ALL = 16
 
 
 def format_relative(seconds: int, event: str = "revocation") -> str:
@@ -81,31 +84,30 @@ def split_names(
     """(kept, added, removed) by canonical form (`names.canonical`), each in its certificate's
     order, as each certificate spells them. Duplicates within one certificate count once (the
     first spelling wins)."""
-    before_keys = {names.canonical(name) for name in before}
-    after_keys = {names.canonical(name) for name in after}
-    kept = _unique(name for name in before if names.canonical(name) in after_keys)
-    removed = _unique(name for name in before if names.canonical(name) not in after_keys)
-    added = _unique(name for name in after if names.canonical(name) not in before_keys)
-    return kept, added, removed
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    canonical = names.canonical  # once per name: ranking splits every candidate's names
+    before_keys = [canonical(name) for name in before]
+    after_keys = [canonical(name) for name in after]
+    after_set = set(after_keys)
+    kept: list[str] = []
+    removed: list[str] = []
     seen: set[str] = set()
-    out: list[str] = []
-    for name in items:
-        key = names.canonical(name)
+    for name, key in zip(before, before_keys, strict=True):
         if key not in seen:
             seen.add(key)
-            out.append(name)
-    return tuple(out)
+            (kept if key in after_set else removed).append(name)
+    before_set = set(before_keys)
+    added: list[str] = []
+    for name, key in zip(after, after_keys, strict=True):
+        if key not in before_set:
+            before_set.add(key)  # a later spelling of the same added name is a duplicate
+            added.append(name)
+    return tuple(kept), tuple(added), tuple(removed)
 
 
-def _lower_bound(a: str, b: str) -> int:
-    # The length difference bounds the distance from below, but not across IDN forms: an A-label
-    # can be much longer than the U-label one letter away from the other name.
-    if names.is_idn(a) or names.is_idn(b):
-        return 0
-    return abs(len(a) - len(b))
+def _bound_key(name: str) -> int:
+    """What bounds a name's distance from below: its length, or -1 for an IDN, whose A-label can
+    be much longer than the U-label one letter away from the other name (no bound then)."""
+    return -1 if names.is_idn(name) else len(name)
 
 
 def pair_names(
@@ -124,8 +126,66 @@ def pair_names(
     a pair is measured only when it could still be the next best: a 100-name certificate with
     one change costs one measurement. For IDNs the edit is aligned on the U-label forms.
     """
+    return tuple(
+        NameChange(
+            before=removed[i],
+            after=added[j],
+            distance=value,
+            edit=alignment(*names.comparison_forms(removed[i], added[j])) if with_edit else (),
+        )
+        for i, j, value in pair_indices(removed, added, distance)
+    )
+
+
+def pair_indices(
+    removed: Sequence[str],
+    added: Sequence[str],
+    distance: Callable[[str, str], int] = names.name_distance,
+) -> list[tuple[int, int, int]]:
+    """`pair_names` as (removed index, added index, distance), in the removed names' order,
+    without making a NameChange: ranking needs only the distances of every candidate's pairs.
+
+    The heap of `_greedy` finds the greedy pairing by (distance, removed index, added index) over
+    the candidate pairs; its lower bounds only spare measurements. A handful of pairs (ranking's
+    usual call) is measured outright instead, which costs less (tests hold the two together)."""
+    if not removed or not added:
+        return []
+    if len(removed) * len(added) > _MEASURE_ALL:
+        return _greedy(removed, added, distance)
+    measured = [
+        (distance(old, new), i, j)
+        for i, old in enumerate(removed)
+        if len(old) <= MAX_PAIRABLE_LENGTH
+        for j, new in enumerate(added)
+        if len(new) <= MAX_PAIRABLE_LENGTH
+    ]
+    if len(removed) == 1 or len(added) == 1:  # one name on a side: the one best pair
+        return [(i, j, value) for value, i, j in (min(measured),)] if measured else []
+    measured.sort()
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    pairs: list[tuple[int, int, int]] = []
+    for value, i, j in measured:
+        if i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            pairs.append((i, j, value))
+    pairs.sort()
+    return pairs
+
+
+def _greedy(
+    removed: Sequence[str], added: Sequence[str], distance: Callable[[str, str], int]
+) -> list[tuple[int, int, int]]:
+    old_keys = [_bound_key(name) for name in removed]
+    new_keys = [_bound_key(name) for name in added]
     heap = [
-        (_lower_bound(removed[i], added[j]), i, j, False)
+        (
+            abs(old_keys[i] - new_keys[j]) if old_keys[i] >= 0 and new_keys[j] >= 0 else 0,
+            i,
+            j,
+            False,
+        )
         for i, j in candidate_pairs(removed, added)
         if len(removed[i]) <= MAX_PAIRABLE_LENGTH and len(added[j]) <= MAX_PAIRABLE_LENGTH
     ]
@@ -144,15 +204,7 @@ def pair_names(
         used_new.add(j)
         pairs.append((i, j, value))
     pairs.sort()
-    return tuple(
-        NameChange(
-            before=removed[i],
-            after=added[j],
-            distance=value,
-            edit=alignment(*names.comparison_forms(removed[i], added[j])) if with_edit else (),
-        )
-        for i, j, value in pairs
-    )
+    return pairs
 
 
 def candidate_pairs(removed: Sequence[str], added: Sequence[str]) -> Iterable[tuple[int, int]]:

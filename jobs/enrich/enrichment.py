@@ -25,7 +25,7 @@ import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobs.core import codes
 from jobs.core.model import Case, CertDiff, Certificate, Finding, Severity
@@ -36,7 +36,7 @@ from jobs.enrich.diff import (
     TYPO_DISTANCE,
     diff_certificates,
     format_relative,
-    pair_names,
+    pair_indices,
     parsed_or_error,
     split_names,
 )
@@ -214,8 +214,7 @@ def _candidates(case: Case, shelves: dict[str, _Shelf], window: timedelta) -> li
     return [c for c in shelf.certificates[low:high] if c.key not in own]
 
 
-@dataclass(frozen=True)
-class _Score:
+class _Score(NamedTuple):  # one per candidate per case: a tuple is the cheapest record
     kept: int
     close: int
     total_distance: int
@@ -236,13 +235,13 @@ class _Score:
 
 def _score(case: Case, candidate: Certificate, distance: Callable[[str, str], int]) -> _Score:
     kept, added, removed = split_names(case.certificate.names, candidate.names)
-    pairs = pair_names(removed, added, distance, with_edit=False)
-    close = [p.distance for p in pairs if p.distance <= TYPO_DISTANCE]
+    distances = [value for _, _, value in pair_indices(removed, added, distance)]
+    close = [value for value in distances if value <= TYPO_DISTANCE]
     offset = int((_time(candidate) - case.revocation.revoked_at).total_seconds())
     return _Score(
         kept=len(kept),
         close=len(close),
-        total_distance=sum(p.distance for p in pairs),
+        total_distance=sum(distances),
         max_close=max(close, default=0),
         offset=offset,
     )

@@ -12,14 +12,22 @@ every severity down to INFO are kept, as pkilint's command line reports them.
 `shared_linter()` keeps one per process), and imports pkilint only then: a night without cases
 never pays for it. pkilint parses its own input from the DER bytes. A certificate it cannot
 load or lint, or on which one of its validators crashed (a FATAL finding), is reported by
-`lint_diff` as an `enrich.lint_failed` finding, never raised. It must not choose which cases are
-linted (the caller does: a mass night lints only the cases shown in full), do I/O, or parse DER
-with cryptography (that is `jobs.core.x509`).
+`lint_diff` as an `enrich.lint_failed` finding, never raised. `lint_all` lints many
+certificates over a pool of worker processes (the issuance watch's thousands), each worker with
+its own `shared_linter()`, the results identical to a serial lint and in the same order. It must
+not choose which certificates or cases are linted (the caller does: a mass night lints only the
+cases shown in full, the watch at most `watch_lint_limit`), do I/O, or parse DER with
+cryptography (that is `jobs.core.x509`).
 """
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -35,6 +43,11 @@ _SMIME_POLICY_ARC = "2.23.140.1.5."
 ERROR_SEVERITIES = frozenset({"fatal", "error"})
 # Messages name at most this many lint codes; report.json carries all of them.
 _MAX_LISTED = 6
+# Fewer certificates than this are linted in the process itself: a pool's start (a fork per
+# worker, each building its validators: about 0.2 s) costs more than it saves below it.
+POOL_FROM = 200
+# Certificates per task sent to a worker: the pipe's round trip is paid once per chunk.
+_CHUNK = 64
 
 
 class LintError(Exception):
@@ -135,6 +148,73 @@ def _build(key: tuple[Any, ...]) -> tuple[Any, list[Any]]:
 def shared_linter() -> Linter:
     """The process's linter: every run (and every backfill chunk) reuses its validators."""
     return Linter()
+
+
+Lint = CertificateLint | LintError
+
+
+def _lint_chunk(ders: Sequence[bytes], linter: Linter | None = None) -> list[Lint]:
+    # In a worker: the process's own linter, its validators built once per certificate type.
+    linter = linter if linter is not None else shared_linter()
+    out: list[Lint] = []
+    for der in ders:
+        try:
+            out.append(linter.lint(der))
+        except LintError as exc:
+            out.append(LintError(*exc.args))  # without its cause: pyasn1's objects stay here
+    return out
+
+
+# The process's lint pools, by (start method, workers): started on first use and kept until the
+# process ends, so a daemon's nights, or a test session's, pay a worker's start and its
+# validators' build once, not once a night (from a fork server that is an interpreter, pkilint's
+# import and the validators: seconds).
+_POOLS: dict[tuple[str, int], ProcessPoolExecutor] = {}
+
+
+def _pool(method: str, workers: int) -> ProcessPoolExecutor:
+    key = (method, workers)
+    pool = _POOLS.get(key)
+    if pool is None:
+        context = multiprocessing.get_context(method)
+        pool = _POOLS[key] = ProcessPoolExecutor(workers, mp_context=context)
+    return pool
+
+
+def _drop_pool(method: str, workers: int) -> None:
+    pool = _POOLS.pop((method, workers), None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    _POOLS.clear()
+
+
+def lint_all(ders: Sequence[bytes], linter: Linter, workers: int = 1) -> list[Lint]:
+    """Each certificate's lint (or the LintError saying why it has none), in order: over
+    `workers` processes when there are POOL_FROM or more, else in this process with `linter`.
+    The workers are forked, so they start with this process's imports, when this process has one
+    thread (the `run` command); a fork copies no other thread, and a lock another thread held
+    (logging's) would stay locked in the worker, so with more (the daemon runs the job in a
+    scheduler thread) they come from a fork server. The pool is the process's (`_pool`), reused
+    by later calls. A pool that cannot start or breaks (a worker killed) is dropped and the
+    certificates are linted here: the result is the same, only slower."""
+    if workers > 1 and len(ders) >= POOL_FROM:
+        chunks = [ders[i : i + _CHUNK] for i in range(0, len(ders), _CHUNK)]
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        try:
+            pool = _pool(method, workers)
+            found = [lint for part in pool.map(_lint_chunk, chunks) for lint in part]
+            linter.linted += len(ders)
+            return found
+        except (BrokenProcessPool, OSError, ValueError, RuntimeError):
+            # RuntimeError: a pool shut down (at exit) or that cannot start new workers.
+            _drop_pool(method, workers)
+    return _lint_chunk(ders, linter)
 
 
 def _lint_one(

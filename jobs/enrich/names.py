@@ -127,7 +127,8 @@ def to_unicode(name: str) -> str:
 
 def is_idn(name: str) -> bool:
     """Whether a DNS name has an internationalised label (in either form)."""
-    if name.isascii() and _ACE_PREFIX not in name.lower():
+    # An A-label needs `--`: most names are decided without lower-casing them.
+    if name.isascii() and ("--" not in name or _ACE_PREFIX not in name.lower()):
         return False
     return is_dns_name(name)
 
@@ -227,7 +228,8 @@ def skeleton(name: str) -> str:
     """The name with each look-alike replaced by what it imitates (`paypa1` -> `paypal`)."""
     text = to_unicode(name).lower()
     for fake, real in _LOOKALIKES:
-        text = text.replace(fake, real)
+        if fake in text:  # most names hold none of them: no new string each time
+            text = text.replace(fake, real)
     return text
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from jobs.core import codes
 from jobs.core.codes import Code
@@ -63,6 +64,11 @@ class Comparison:
     before: ParsedCertificate | None = None
     after: ParsedCertificate | None = None
     after_error: str | None = None
+
+    @cached_property
+    def subject_changes(self) -> list[tuple[str, str | None, str | None]] | None:
+        """`subject_changes(self)`, worked out once: three rules read it."""
+        return _subject_changes(self)
 
 
 Rule = Callable[[Comparison], list[Finding]]
@@ -209,6 +215,10 @@ def _grouped(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
 
 def subject_changes(c: Comparison) -> list[tuple[str, str | None, str | None]] | None:
     """(attribute, before, after) for each attribute value that differs; None if unreadable."""
+    return c.subject_changes
+
+
+def _subject_changes(c: Comparison) -> list[tuple[str, str | None, str | None]] | None:
     old = subject_attributes(c.revoked, c.before)
     new = subject_attributes(c.replacement, c.after)
     if old is None or new is None:

@@ -25,7 +25,7 @@ from jobs.core.model import Certificate, Finding
 from jobs.core.watch import Holding, SuspiciousIssuance
 from jobs.core.x509 import ParseCache, ParsedCertificate
 from jobs.enrich.judge import name_problems, placeholder_values
-from jobs.enrich.lint import Linter, LintError
+from jobs.enrich.lint import CertificateLint, Linter, LintError
 from jobs.enrich.names import is_dns_name, lookalike, name_distance, registrable_domain, skeleton
 from jobs.enrich.rules import TYPO_DISTANCE
 
@@ -64,6 +64,9 @@ def holdings_from_names(
     unknown to the watch)."""
     out: list[Holding] = []
     unnamed = 0
+    # A name recurs across a subscriber's lists (the bare domain beside each host): the Public
+    # Suffix List look-up (about 20 us) was most of the judging's time on a 10M night.
+    domains: dict[str, str | None] = {}
     for row in rows:
         subscriber = row.get("subscriber")
         names = split_names(row.get("names"))
@@ -75,7 +78,9 @@ def holdings_from_names(
         since = row.get("issued_at")
         when = since if isinstance(since, datetime) else None
         for name in names:
-            domain = registrable_domain(name) if is_dns_name(name) else None
+            if name not in domains:
+                domains[name] = registrable_domain(name) if is_dns_name(name) else None
+            domain = domains[name]
             if domain is not None:
                 out.append(Holding(str(subscriber), domain, when))
     return out, unnamed
@@ -146,25 +151,51 @@ def _listing(codes_found: Sequence[str]) -> str:
     return ", ".join(codes_found[:_MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
+def lint_of(certificate: Certificate, linter: Linter) -> CertificateLint | LintError | None:
+    """The certificate's lint, here and now; None when it has no DER pkilint can be given."""
+    if not lintable(certificate):
+        return None
+    assert certificate.der is not None
+    try:
+        return linter.lint(certificate.der)
+    except LintError as exc:
+        return exc
+
+
 def lint_findings(certificate: Certificate, linter: Linter) -> list[Finding]:
     """`watch.lint.error` naming pkilint's error-level codes; `watch.lint_failed` when pkilint
     could not lint the certificate or a validator crashed (a FATAL finding)."""
-    if certificate.der is None or certificate.der_error is not None:
-        return []
-    try:
-        lint = linter.lint(certificate.der)
-    except LintError as exc:
-        return [codes.WATCH_LINT_FAILED.finding(f"pkilint could not lint it ({exc})")]
+    lint = lint_of(certificate, linter)
+    return findings_of_lint(lint, linter.name) if lint is not None else []
+
+
+def error_codes(lint: CertificateLint | LintError) -> tuple[str, ...]:
+    """pkilint's error-level codes of a lint, in its order (none when it failed)."""
+    if isinstance(lint, LintError):
+        return ()
+    return tuple(f.code for f in lint.findings if f.severity == "error")
+
+
+def findings_of_lint(lint: CertificateLint | LintError, linter_name: str) -> list[Finding]:
+    """The watch's findings of one certificate's lint (as `lint_findings`), however it was made:
+    here, or by `jobs.enrich.lint.lint_all`'s workers."""
+    if isinstance(lint, LintError):
+        return [codes.WATCH_LINT_FAILED.finding(f"pkilint could not lint it ({lint})")]
     out = []
     errors = [f.code for f in lint.findings if f.severity == "error"]
     if errors:
-        text = f"{linter.name} ({lint.kind}) reports {_listing(errors)}"
+        text = f"{linter_name} ({lint.kind}) reports {_listing(errors)}"
         out.append(codes.WATCH_LINT_ERROR.finding(text))
     crashed = [f.code for f in lint.findings if f.severity == "fatal"]
     if crashed:
         text = f"a pkilint validator crashed on it ({_listing(crashed)}); its lint is incomplete"
         out.append(codes.WATCH_LINT_FAILED.finding(text))
     return out
+
+
+def lintable(certificate: Certificate) -> bool:
+    """Whether pkilint can be given the certificate: its DER is there and parsed."""
+    return certificate.der is not None and certificate.der_error is None
 
 
 def value_findings(certificate: Certificate, parsed: ParsedCertificate | None) -> list[Finding]:
@@ -191,11 +222,20 @@ def judge(
 ) -> SuspiciousIssuance | None:
     """The watched certificate as a suspicious issuance, or None when nothing flags it.
 
-    `held`: its subscriber's holdings (empty without a subscriber); `linter`: None skips pkilint."""
+    `held`: its subscriber's holdings (empty without a subscriber); `linter`: None skips pkilint
+    (the pipeline lints apart, over its workers, and adds the lint with `with_lint`)."""
     findings = near_siblings(certificate, held) if certificate.subscriber is not None else []
     findings += value_findings(certificate, parsed)
-    if linter is not None:
-        findings += lint_findings(certificate, linter)
+    judged = _flagged(certificate, findings)
+    lint = lint_of(certificate, linter) if linter is not None else None
+    if linter is None or lint is None:
+        return judged
+    return with_lint(certificate, judged, lint, linter.name)
+
+
+def _flagged(
+    certificate: Certificate, findings: Sequence[Finding], lint_codes: tuple[str, ...] = ()
+) -> SuspiciousIssuance | None:
     labels = tuple(
         dict.fromkeys(
             code.label.name
@@ -205,7 +245,46 @@ def judge(
     )
     if not labels:
         return None
-    return SuspiciousIssuance(certificate, labels, tuple(findings), domains_of(certificate))
+    found = tuple(findings)
+    return SuspiciousIssuance(certificate, labels, found, domains_of(certificate), lint_codes)
+
+
+def with_lint(
+    certificate: Certificate,
+    judged: SuspiciousIssuance | None,
+    lint: CertificateLint | LintError,
+    linter_name: str,
+) -> SuspiciousIssuance | None:
+    """The certificate judged by the names rules (`judged`, None when they flagged nothing) with
+    its lint added: the same issuance `judge` makes with a linter, findings in the same order."""
+    found = findings_of_lint(lint, linter_name)
+    if not found:
+        return judged
+    before = judged.findings if judged is not None else ()
+    return _flagged(certificate, [*before, *found], error_codes(lint))
+
+
+def judge_all(
+    certificates: Sequence[Certificate],
+    held: Holdings,
+    *,
+    cache: ParseCache | None = None,
+    linter: Linter | None = None,
+) -> list[SuspiciousIssuance | None]:
+    """Each of `certificates` judged against its own subscriber's holdings, in order: the
+    suspicious issuance, or None when nothing flags it."""
+    cache = cache if cache is not None else ParseCache(limit=1)
+    out = []
+    for certificate in certificates:
+        parsed = None
+        if lintable(certificate):
+            assert certificate.der is not None
+            found = cache.get(certificate.der)
+            parsed = found if isinstance(found, ParsedCertificate) else None
+        subscriber = certificate.subscriber
+        mine = held.get(subscriber, {}) if subscriber is not None else {}
+        out.append(judge(certificate, mine, parsed=parsed, linter=linter))
+    return out
 
 
 def watch(
@@ -217,19 +296,8 @@ def watch(
 ) -> list[SuspiciousIssuance]:
     """The suspicious ones among `certificates` (issued in the window, not revoked), each judged
     against its own subscriber's holdings."""
-    cache = cache if cache is not None else ParseCache(limit=1)
-    out = []
-    for certificate in certificates:
-        parsed = None
-        if certificate.der is not None and certificate.der_error is None:
-            found = cache.get(certificate.der)
-            parsed = found if isinstance(found, ParsedCertificate) else None
-        subscriber = certificate.subscriber
-        mine = held.get(subscriber, {}) if subscriber is not None else {}
-        flagged = judge(certificate, mine, parsed=parsed, linter=linter)
-        if flagged is not None:
-            out.append(flagged)
-    return out
+    judged = judge_all(certificates, held, cache=cache, linter=linter)
+    return [issuance for issuance in judged if issuance is not None]
 
 
 def issuance_order(issuance: SuspiciousIssuance) -> tuple[bool, int, str, str, str]:

@@ -89,7 +89,7 @@ def _backfill(args: argparse.Namespace) -> int:
     # line `revwatch.backfill` writes.
     backfill.examine_history(
         settings, out=args.out, chunk=chunk, now=utcnow(),
-        record_cases=args.mark_reported, mail=args.mail,
+        record_cases=args.mark_reported, mail=args.mail, workers=args.workers,
     )  # fmt: skip
     return 0
 

@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("backfill-out"), metavar="DIR",
         help="where the CSV, the summary and the checkpoint go (default: backfill-out)",
     )  # fmt: skip
+    add(
+        "--workers", type=_positive, metavar="N",
+        help="examine this many chunks at a time, each in its own process; 1: all in this one "
+        "(default: this machine's CPUs, at most 4)",
+    )  # fmt: skip
     add("--mail", action="store_true", help="mail the summary with the CSV attached")
     add(
         "--mark-reported", action="store_true",

@@ -1,16 +1,18 @@
 """`revwatch backfill`: the historic examination of every revocation, for auditors.
 
 Owns the order of a backfill: history cut into chunks (calendar months by default), each chunk
-read, detected and enriched exactly like a night, its cases appended to one CSV and counted into a
-summary, then a checkpoint. Memory is bounded by one chunk whatever the size of history. A stopped
-backfill restarts from its last finished chunk: the checkpoint records how many bytes of the CSV
-belonged to finished chunks, and the file is cut back to that before going on. A backfill is known
-by its start, threshold and CA; its end (default: now) is fixed when it first starts. Its files
-are 0600, the checkpoint, summary and gzipped CSV replaced whole (`jobs.core.atomic`). Progress
-shows as a bar on a terminal, else as a log line at most once a minute; the backfill ends with one
-summary line (`revwatch.backfill`). The summary's content, the ledger's marking and the mail are
-`jobs.pipeline.backfill_summary`'s; the nightly ledger is untouched unless asked
-(`--mark-reported`). It must not render or send the nightly report.
+read, detected and enriched exactly like a night (in this process, or in a pool of worker
+processes: `jobs.pipeline.backfill_pool`), its cases appended to one CSV strictly in chunk order
+and counted into a summary, then a checkpoint. Memory is bounded by a few chunks (one per worker,
+and those waiting to be written) whatever the size of history. A stopped backfill restarts from its
+last finished chunk: the checkpoint records how many bytes of the CSV belonged to finished chunks
+(a chunk is finished once written here, wherever it was examined), and the file is cut back to that
+before going on. A backfill is known by its start, threshold and CA; its end (default: now) is
+fixed when it first starts. Its files are 0600, the checkpoint, summary and gzipped CSV replaced
+whole (`jobs.core.atomic`). Progress shows as a bar on a terminal, else as a log line at most once
+a minute; the backfill ends with one summary line (`revwatch.backfill`). The summary's content, the
+ledger's marking and the mail are `jobs.pipeline.backfill_summary`'s; the nightly ledger is
+untouched unless asked (`--mark-reported`). It must not render or send the nightly report.
 """
 
 from __future__ import annotations
@@ -23,28 +25,35 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import TextIO
 
 from jobs.core.atomic import PRIVATE_FILE, ensure_dir, replacing, write_atomic
 from jobs.core.errors import ConfigError, OutputError
 from jobs.core.settings import Settings
-from jobs.core.x509 import ParseCache
+from jobs.pipeline.backfill_pool import (
+    ChunkResult,
+    default_workers,
+    examined_here,
+    examined_in_pool,
+)
 from jobs.pipeline.backfill_summary import (
     GROUPS,
     MAIL_OTHERWISE,
     BackfillResult,
-    count,
     mail_summary,
     mark_reported,
+    merge,
     summary_document,
     write_summary,
 )
 from jobs.pipeline.options import smtp_options, source_options
-from jobs.pipeline.steps import detect_window, enrich_cases, open_ca
+from jobs.pipeline.steps import open_ca
 from jobs.report import document as report
 from jobs.source.database import CaDatabase
 
@@ -141,6 +150,30 @@ def _progress_printer(total: int) -> Callable[[int, datetime, int], None]:
     return show
 
 
+def _write_in_order(
+    results: Generator[ChunkResult, None, None],
+    stream: TextIO,
+    progress: Progress,
+    checkpoint: Path,
+    done: int,
+    show: Callable[[int, datetime, int], None],
+) -> None:
+    """Each chunk's rows appended, counted and checkpointed as it comes, in chunk order: the
+    checkpoint names only chunks whose rows are all in the file. Closing `results` at the end,
+    or on any failure, stops a pool's workers."""
+    with closing(results):
+        for examined in results:
+            stream.write(examined.csv_text)
+            stream.flush()
+            merge(progress.counts, examined.counts)
+            progress.cases += examined.cases
+            progress.csv_bytes = stream.tell()
+            progress.done_until = examined.end.isoformat()
+            _save(checkpoint, progress)
+            done += 1
+            show(done, examined.end, progress.cases)
+
+
 def run_backfill(
     settings: Settings,
     *,
@@ -151,11 +184,14 @@ def run_backfill(
     now: datetime,
     ca: CaDatabase | None = None,
     stop_after: int | None = None,
+    workers: int = 1,
 ) -> BackfillResult:
     """Examine [since, until) chunk by chunk into `out`, resuming from this job's checkpoint.
 
     `until` None: the end this backfill was started with, else `now`. `stop_after` ends the run
-    after that many chunks (as a crash would): tests use it.
+    after that many chunks (as a crash would): tests use it. `workers` above 1 examines chunks in
+    that many processes (at most one per chunk left), each with its own CA connection; a caller's
+    own `ca` is used here, in this process.
     """
     checkpoint = out / CHECKPOINT
     saved = _load(checkpoint)
@@ -163,7 +199,9 @@ def run_backfill(
     if since >= end:
         raise ConfigError(f"empty backfill window [{since.isoformat()}, {end.isoformat()})")
     own_ca = ca is None
-    ca = ca if ca is not None else open_ca(source_options(settings))
+    ca_options = source_options(settings)
+    # In a parallel run this engine never connects: it names the source and checks the settings.
+    ca = ca if ca is not None else open_ca(ca_options)
     threshold = settings.threshold
     fresh = Progress(
         since=since.isoformat(), until=end.isoformat(),
@@ -191,27 +229,20 @@ def run_backfill(
         writer = csv.writer(stream)
         if progress.csv_bytes == 0:
             writer.writerow(report.CSV_COLUMNS)
-        todo = [c for c in chunks(since, until, chunk) if c[0] >= resumed]
-        total = len(chunks(since, until, chunk))
+        every = chunks(since, until, chunk)
+        left = [c for c in every if c[0] >= resumed]
+        todo = left[:stop_after]
+        total = len(every)
         show = _progress_printer(total)
+        workers = min(workers, len(todo)) if own_ca else 1
+        window = settings.replacement_window
+        results = (
+            examined_in_pool(ca_options, todo, threshold, window, workers)
+            if workers > 1
+            else examined_here(ca, todo, threshold, window)
+        )
         try:
-            for index, (start, end) in enumerate(todo):
-                if stop_after is not None and index >= stop_after:
-                    break
-                cache = ParseCache()
-                detection = detect_window(ca, start, end, threshold, cache)
-                # No case is shown in full, so none is linted (as on a mass night).
-                cases = enrich_cases(
-                    ca, list(detection.cases), settings.replacement_window, cache, lint=False
-                )
-                writer.writerows(report.csv_row(case) for case in cases)
-                stream.flush()
-                count(progress.counts, cases)
-                progress.cases += len(cases)
-                progress.csv_bytes = stream.tell()
-                progress.done_until = end.isoformat()
-                _save(checkpoint, progress)
-                show(total - len(todo) + index + 1, end, progress.cases)
+            _write_in_order(results, stream, progress, checkpoint, total - len(left), show)
         except OSError as exc:
             raise _written(csv_path, exc) from None
         finally:
@@ -243,7 +274,7 @@ def run_backfill(
     return BackfillResult(
         cases=progress.cases, chunks=total,
         resumed_from=resumed if resumed > since else None, csv=final_csv,
-        summary_json=summary_json, summary_html=summary_html,
+        summary_json=summary_json, summary_html=summary_html, workers=max(workers, 1),
     )  # fmt: skip
 
 
@@ -264,17 +295,20 @@ def examine_history(
     now: datetime,
     record_cases: bool = False,
     mail: bool = False,
+    workers: int | None = None,
 ) -> HistoryExamined:
     """`revwatch backfill`: examine [since, until or now), then optionally record and mail; one
-    summary line at the end says where the evidence is and what was recorded and mailed."""
+    summary line at the end says where the evidence is and what was recorded and mailed.
+    `workers` None: this machine's CPUs, at most `backfill_pool.MAX_DEFAULT_WORKERS`."""
     if settings.since is None:
         raise ConfigError("backfill needs --since")
     if mail:  # before hours of work, not after
         smtp_options(settings, otherwise=MAIL_OTHERWISE)
     started = time.monotonic()
     result = run_backfill(
-        settings, since=settings.since, until=settings.until, out=out, chunk=chunk, now=now
-    )
+        settings, since=settings.since, until=settings.until, out=out, chunk=chunk, now=now,
+        workers=default_workers() if workers is None else workers,
+    )  # fmt: skip
     marked = mark_reported(settings, result, now) if record_cases else None
     message_id = mail_summary(settings, result, now) if mail else None
     document = json.loads(result.summary_json.read_text(encoding="utf-8"))
@@ -284,6 +318,7 @@ def examine_history(
         "until": document["window"]["until"], "examined_until": document["examined_until"],
         "resumed_from": result.resumed_from.isoformat() if result.resumed_from else None,
         "chunks": result.chunks, "months": document["months_examined"], "cases": result.cases,
+        "workers": result.workers,
         "csv": str(result.csv), "summary": str(result.summary_html),
         "marked_reported": marked, "mailed": message_id is not None, "message_id": message_id,
         "duration_seconds": round(time.monotonic() - started, 3), "source": document["source"],

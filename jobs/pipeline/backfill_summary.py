@@ -48,6 +48,7 @@ class BackfillResult:
     csv: Path
     summary_json: Path
     summary_html: Path
+    workers: int = 1
 
 
 def count(counts: dict[str, dict[str, int]], cases: list[Case]) -> None:
@@ -66,6 +67,15 @@ def count(counts: dict[str, dict[str, int]], cases: list[Case]) -> None:
             counter = counts.setdefault(group, {})
             for value in values:
                 counter[value] = counter.get(value, 0) + 1
+
+
+def merge(counts: dict[str, dict[str, int]], chunk: dict[str, dict[str, int]]) -> None:
+    """Add one chunk's counts (made by `count`, perhaps in a worker process) to `counts`; values
+    keep the order in which they were first seen, as counting every case here would give."""
+    for group, values in chunk.items():
+        counter = counts.setdefault(group, {})
+        for value, number in values.items():
+            counter[value] = counter.get(value, 0) + number
 
 
 def months(since: datetime, until: datetime) -> list[str]:

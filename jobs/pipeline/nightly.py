@@ -17,26 +17,33 @@ server accepted, the run is settled as a success (`jobs.pipeline.recovery.settle
 left `sending` (the process died, or the ledger failed after the server accepted) is finished by
 the next run first, from the outbox; only then does the new night start. A dry run reads the
 ledger read-only and fails when it cannot (unless told to ignore it). The issuance watch
-(`jobs.pipeline.watch`) runs after the cases, in the same story: its suspicious issuances are
-staged, mailed and settled with the cases, so each is mailed once. It must not parse rows,
-render templates or speak SMTP itself.
+(`jobs.pipeline.watch`) runs after the cases (before them when the domain check is on: it asks
+about the watch's issuances first and marks the cases as they stream), in the same story: its
+suspicious issuances are staged, mailed and settled with the cases, so each is mailed once.
+
+The cases stream: detection groups the window's records, then ENRICH_BATCH cases at a time are
+judged, enriched and handed to the report's collector (`jobs.report.collector`), which keeps
+their counts, keys and serialised rows and only the few hundred most severe whole; so a mass
+revocation night runs in bounded memory, and its report is the one a single batch would make.
+It must not parse rows, render templates or speak SMTP itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 
 from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, RevwatchError, StateError
-from jobs.core.model import Case, Finding, RunOutcome
+from jobs.core.model import Finding, RunOutcome
 from jobs.core.settings import Settings, utcnow
 from jobs.core.watch import DomainCheck, WatchOutcome
-from jobs.core.x509 import ParseCache
 from jobs.deliver import files, outbox
 from jobs.deliver import smtp as delivery
 from jobs.deliver.message import build_message, message_id_for
@@ -44,24 +51,24 @@ from jobs.enrich.lint import shared_linter
 from jobs.pipeline import recovery
 from jobs.pipeline.options import RunOptions, WindowOptions, resolve
 from jobs.pipeline.steps import (
-    detect_window,
-    enrich_cases,
+    check_case_domains,
+    enriched_batches,
+    lint_all,
     open_ca,
+    pending_window,
     read_activity,
     sender_domain,
 )
-from jobs.pipeline.watch import check_domains, run_watch, watch_since
+from jobs.pipeline.watch import run_watch, watch_since
 from jobs.report import document as report
 from jobs.report import outputs
+from jobs.report.collector import Collected, Collector
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import SENDING, Ledger
 from jobs.state.runlog import RunTrace, finish, log_summary, new_run_id, record
 
 log = logging.getLogger("revwatch.pipeline.nightly")
 
-# Parsed certificates kept per run: a 100,000-case night parses about twice that, and each entry
-# is a few kilobytes, so this bounds the cache near 0.5 GB at most while keeping hits high.
-PARSE_CACHE_LIMIT = 150_000
 Sender = Callable[[EmailMessage, delivery.SmtpSettings], delivery.DeliveryResult]
 
 
@@ -130,36 +137,81 @@ def run_once(
             ledger.close()
 
 
+@dataclass(frozen=True)
+class _Examined:
+    """What a run found: the new cases as collected for the report, how many were reported
+    before, the run-level record problems (records that belong to no case), the CA's 30-day
+    activity, the issuance watch's outcome and the domain check's."""
+
+    cases: Collected
+    already: int
+    problems: tuple[Finding, ...]
+    activity: Activity
+    watched: WatchOutcome
+    domains: DomainCheck
+
+
 def _examine(
     options: RunOptions,
     run: RunTrace,
     ledger: Ledger | None,
     ca: CaDatabase | None,
     watch_from: datetime,
-) -> tuple[list[Case], int, tuple[Finding, ...], Activity, WatchOutcome]:
-    """The window's new cases, enriched; how many were already reported; the run-level record
-    problems (records that belong to no case), for the report; the CA's 30-day activity, read in
-    the same read-only session as the cases; the issuance watch of [watch_from, until)."""
+) -> _Examined:
+    """The window's new cases, enriched batch by batch into the report's collector, and the
+    issuance watch of [watch_from, until), all in one read-only session of the CA database."""
     assert run.since is not None and run.until is not None
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(options.source)
     run.source = ca.label
+    reported, until = (ledger.reported_issuances if ledger else None), run.until
+
+    def watch() -> WatchOutcome:
+        return run_watch(
+            ca, watch_from, until, reported=reported, linter=shared_linter(),
+            lint_limit=options.watch_lint_limit,
+        )  # fmt: skip
+
     try:
-        # One parse of each DER per run, shared by detection, matching and the diff.
-        cache = ParseCache(limit=PARSE_CACHE_LIMIT)
-        detection = detect_window(ca, run.since, run.until, options.window.threshold, cache)
-        already = ledger.reported(c.key for c in detection.cases) if ledger else {}
-        fresh = [case for case in detection.cases if case.key not in already]
-        run.found, run.new = len(detection.cases), len(fresh)
-        cases = enrich_cases(ca, fresh, options.replacement_window, cache)
-        del cache, fresh  # the parsed certificates are not needed to render
+        watched = watch() if options.dns.enabled else None
+        started = time.monotonic()
+        pending = pending_window(ca, run.since, run.until, options.window.threshold)
+        already = ledger.reported(pending.keys()) if ledger else {}
+        suspicious, domains, mark = check_case_domains(
+            options.dns, pending, already, watched.suspicious if watched else ()
+        )
+        detected = time.monotonic()
+        collector = Collector(lint=lint_all, mark=mark)
+        for batch in enriched_batches(ca, pending, options.replacement_window, already):
+            run.found += batch.found
+            run.new += len(batch.cases)
+            collector.add(batch.cases)
+            del batch  # the collector keeps what it needs of it
+        enriched = time.monotonic()
+        collected = collector.finish()
+        linted = time.monotonic()
+        _give_back_memory()
         activity = read_activity(ca, run.until, options.window.threshold)
-        reported = ledger.reported_issuances if ledger else None
-        watched = run_watch(ca, watch_from, run.until, reported=reported, linter=shared_linter())
+        # After the cases, as a night without the domain check always had it.
+        watched = watch() if watched is None else replace(watched, suspicious=tuple(suspicious))
     finally:
         if own_ca:
             ca.close()
-    return cases, len(already), detection.problems, activity, watched
+    log.debug(
+        "cases: %d found, %d new; detection %.2f s, enrichment %.2f s, lint and rows %.2f s%s",
+        run.found, run.new, detected - started, enriched - detected, linted - enriched,
+        " (rows spilled to a temporary file)" if collected.rows.spilled else "",
+    )  # fmt: skip
+    return _Examined(collected, run.found - run.new, pending.problems, activity, watched, domains)
+
+
+def _give_back_memory() -> None:
+    # The detection's rows (about 4.6 KB a case with its DER: 460 MB on a 100,000-case night)
+    # are freed once streamed, but glibc keeps their pages, scattered, and report.json's buffer
+    # (hundreds of MB in one block) cannot reuse them: hand them back to the system first. Where
+    # the C library is not glibc, nothing happens.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _run(
@@ -180,12 +232,11 @@ def _run(
         run.since, run.until = window(options.window, ledger.watermark(), run.now)
     since, until = run.since, run.until
     start = watch_since(since, until, options.window.since, ledger.watermark() if ledger else None)
-    cases, already, problems, activity, watched = _examine(options, run, ledger, ca, start)
-    cases, suspicious, domains = check_domains(options.dns, cases, watched.suspicious)
-    watched = replace(watched, suspicious=tuple(suspicious))
-    message, rendered = _compose(
-        options, run, cases, already, problems, activity, watched=watched, domains=domains
-    )
+    examined = _examine(options, run, ledger, ca, start)
+    composing = time.monotonic()
+    message, rendered = _compose(options, run, examined)
+    log.debug("report rendered in %.2f s", time.monotonic() - composing)
+    already, watched = examined.already, examined.watched
     run.message_id = str(message["Message-ID"])
     outcome = RunOutcome(
         run_id=run.run_id,
@@ -197,13 +248,13 @@ def _run(
         mailed=False,
         message_id=str(message["Message-ID"]),
         outputs=files.write(options.out, outputs.files(rendered, message)) if options.out else {},
-        problems=len(problems),
+        problems=len(examined.problems),
         suspicious=len(watched.suspicious),
     )
     if smtp is None or ledger is None:
         log_summary(run, "dry-run", outcome=outcome)
         return outcome
-    reported = [(c.key[0], c.key[1], c.revocation.revoked_at) for c in cases]
+    reported = list(examined.cases.keys)
     flagged = [(*i.key, i.certificate.issuance_time) for i in watched.suspicious]
     # Everything the ledger's write needs (writable, schema current, keys fit, room on disk) is
     # proven here, before the mail: the run and its cases are written, as `sending`.
@@ -237,32 +288,24 @@ def _run(
 
 
 def _compose(
-    options: RunOptions,
-    run: RunTrace,
-    cases: list[Case],
-    already: int,
-    problems: tuple[Finding, ...] = (),
-    activity: Activity | None = None,
-    *,
-    watched: WatchOutcome | None = None,
-    domains: DomainCheck | None = None,
+    options: RunOptions, run: RunTrace, examined: _Examined
 ) -> tuple[EmailMessage, report.RenderedReport]:
-    """The report of `cases` rendered, and the message carrying it: from revwatch by name, the
-    CSV attached under the report's date."""
+    """The report of the examined cases rendered, and the message carrying it: from revwatch by
+    name, the CSV attached under the report's date."""
     assert run.since is not None and run.until is not None
     context = report.build_context(
-        cases,
+        examined.cases,
         since=run.since,
         until=run.until,
         threshold_seconds=run.threshold_seconds,
         now=run.now,
-        already_reported=already,
+        already_reported=examined.already,
         source=run.source,
         run_id=run.run_id,
-        problems=problems,
-        activity=activity,
-        watch=watched,
-        domains=domains,
+        problems=examined.problems,
+        activity=examined.activity,
+        watch=examined.watched,
+        domains=examined.domains,
     )
     rendered = report.render(context, csv_bom=options.csv_bom)
     attachment, attachment_name, complete = outputs.attachment(rendered.csv, context.last_day)
@@ -273,13 +316,14 @@ def _compose(
             files.keep(kept, complete)
         where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
         note = (
-            f"The attached CSV lists all {len(cases)} cases but leaves out the SHA-256 "
+            f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
             f"fingerprints, to keep this mail under 10 MB; the complete CSV is kept {where}."
         )
         context = replace(context, attachment_note=note)
-        rendered = replace(rendered, **report.render_bodies(context))
+        bodies = report.render_bodies(context)
+        rendered = replace(rendered, html=bodies["html"], text=bodies["text"])
     message_id = message_id_for(
-        [case.key for case in cases],
+        [(issuer, serial) for issuer, serial, _ in examined.cases.keys],
         window_until=run.until,
         domain=sender_domain(options.mail_from),
         issuance_keys=[issuance.key for issuance in context.watch.suspicious],

@@ -75,6 +75,7 @@ class RunOptions:
     out: Path | None
     csv_bom: bool = False
     dns: DnsOptions = NO_DNS
+    watch_lint_limit: int = 10_000  # certificates the issuance watch lints at most a night
 
     @property
     def dry_run(self) -> bool:
@@ -170,4 +171,5 @@ def resolve(settings: Settings) -> RunOptions:
         out=settings.out,
         csv_bom=settings.csv_bom,
         dns=DnsOptions(enabled=settings.dns_check, resolver=settings.dns_resolver),
+        watch_lint_limit=settings.watch_lint_limit,
     )

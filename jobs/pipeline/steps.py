@@ -1,9 +1,11 @@
 """The stage calls the nightly run and the backfill share: open the CA, detect a window, enrich.
 
-Owns how a window's rows reach detection and how cases reach enrichment (candidates and declared
-replacements fetched per batch of cases, so a mass revocation holds one batch's DER at a time), and
-which cases are linted: those the report shows in full (all of them on an ordinary night), and
-the CA's 30-day revocation activity that the report shows beside the cases.
+Owns how a window's rows reach detection and how cases reach enrichment, ENRICH_BATCH cases at a
+time (each batch judged, its DER parsed once into a cache of its own, its candidates and declared
+replacements fetched, enriched, then let go, so a mass revocation holds one batch in memory), which
+cases are linted (those the report shows in full: all of them on an ordinary night), the
+domain-existence check of the cases' domains, and the CA's 30-day revocation activity that the
+report shows beside the cases.
 Both `jobs.pipeline.nightly` and `jobs.pipeline.backfill` call these; neither imports the other.
 It must not decide the order of a run, render, send or record anything.
 """
@@ -11,19 +13,24 @@ It must not decide the order of a run, render, send or record anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Container, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, SourceError
 from jobs.core.model import Case, Certificate
+from jobs.core.watch import DomainCheck, SuspiciousIssuance
 from jobs.core.x509 import ParseCache
-from jobs.detect.detection import Detection, detect
+from jobs.detect.detection import Detection, Pending, detect, group
 from jobs.detect.records import certificate_from_row
-from jobs.enrich.enrichment import enrich, lint_cases
+from jobs.enrich import existence
+from jobs.enrich.enrichment import enrich, lint_cases, registrable_domains
 from jobs.enrich.lint import shared_linter
 from jobs.pipeline.options import SourceOptions
-from jobs.report.document import FULL_CASES, case_order
+from jobs.report.collector import FULL_CASES, case_order
+from jobs.source import dns
 from jobs.source.database import CaDatabase
 
 log = logging.getLogger("revwatch.pipeline.steps")
@@ -58,6 +65,19 @@ def detect_window(
     for problem in detection.problems:
         log.warning("%s", problem.message)
     return detection
+
+
+def pending_window(
+    ca: CaDatabase, since: datetime, until: datetime, threshold: timedelta
+) -> Pending:
+    """The early revocations of [since, until), grouped and ordered, to be judged in batches
+    (`enriched_batches`); record problems that belong to no case are logged here."""
+    pending = group(
+        ca.early_revocations(since, until, threshold), since=since, until=until, threshold=threshold
+    )
+    for problem in pending.problems:
+        log.warning("%s", problem.message)
+    return pending
 
 
 def read_activity(ca: CaDatabase, until: datetime, threshold: timedelta) -> Activity:
@@ -99,6 +119,22 @@ def candidates_for(
     return certificates
 
 
+def _enrich(
+    ca: CaDatabase, cases: list[Case], replacement_window: timedelta, cache: ParseCache | None
+) -> list[Case]:
+    """One batch: its candidates and declared replacements (one query per batch of subscribers),
+    then the pure enrichment."""
+    if not cases:
+        return []
+    return enrich(
+        cases,
+        candidates_for(ca, cases, replacement_window, cache),
+        replacement_window=replacement_window,
+        declared=ca.declared_replacements([case.key for case in cases]),
+        cache=cache,
+    )
+
+
 def enrich_cases(
     ca: CaDatabase,
     cases: list[Case],
@@ -107,26 +143,77 @@ def enrich_cases(
     *,
     lint: bool = True,
 ) -> list[Case]:
-    """Replacement, diff and labels for `cases`: candidates and declared replacements from the
-    CA database (one query per batch of subscribers), then the pure enrichment; then, with
-    `lint`, the lint diff of the cases the report shows in full (its order and its FULL_CASES),
-    with the process's validators.
-
-    Cases go ENRICH_BATCH at a time, so a mass revocation holds one batch's candidates (DER
-    included) in memory, not every candidate of the night."""
+    """Replacement, diff and labels for `cases` held all at once (the backfill's months), in
+    batches of ENRICH_BATCH; then, with `lint`, the lint diff of the cases a report would show
+    in full (its order and its FULL_CASES), with the process's validators."""
     enriched: list[Case] = []
     for start in range(0, len(cases), ENRICH_BATCH):
-        batch = cases[start : start + ENRICH_BATCH]
-        enriched += enrich(
-            batch,
-            candidates_for(ca, batch, replacement_window, cache),
-            replacement_window=replacement_window,
-            declared=ca.declared_replacements([case.key for case in batch]),
-            cache=cache,
-        )
+        enriched += _enrich(ca, cases[start : start + ENRICH_BATCH], replacement_window, cache)
     if lint:
         enriched = lint_cases(enriched, shared_linter(), limit=FULL_CASES, order=case_order)
     return enriched
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of a streamed night: how many cases it held, and the new ones, enriched."""
+
+    found: int
+    cases: list[Case]
+
+
+def enriched_batches(
+    ca: CaDatabase,
+    pending: Pending,
+    replacement_window: timedelta,
+    reported: Container[tuple[str, str]] = (),
+) -> Iterator[Batch]:
+    """The pending cases judged and enriched ENRICH_BATCH at a time, those whose key is in
+    `reported` (the ledger's) left out; each batch is let go as the next is made."""
+    for cases, cache in pending.batches(ENRICH_BATCH):
+        fresh = [case for case in cases if case.key not in reported]
+        yield Batch(len(cases), _enrich(ca, fresh, replacement_window, cache))
+        del cases, cache, fresh
+
+
+def lint_all(cases: list[Case]) -> list[Case]:
+    """`cases` linted with the process's validators (the collector hands over those it shows)."""
+    return lint_cases(cases, shared_linter())
+
+
+def check_case_domains(
+    options: dns.DnsOptions,
+    pending: Pending,
+    reported: Container[tuple[str, str]],
+    suspicious: Sequence[SuspiciousIssuance],
+) -> tuple[list[SuspiciousIssuance], DomainCheck, Callable[[Case], Case] | None]:
+    """With `dns_check` on, ask the resolver about the registrable domains of the suspicious
+    issuances, then of the new cases in detection order (as `jobs.enrich.existence` ranks them);
+    the issuances marked, the check's outcome, and the marking of a case (None: nothing to mark).
+
+    The cases are judged here in a first pass of their own (one batch at a time, DER parsed
+    again in the second), since a case is serialised as soon as it is settled."""
+    if not options.enabled:
+        return list(suspicious), DomainCheck(), None
+    domains = dict.fromkeys(existence.domains_to_check((), suspicious))
+    for cases, _ in pending.batches(ENRICH_BATCH, consume=False):
+        fresh = [
+            replace(case, domains=registrable_domains(case.certificate.names))
+            for case in cases
+            if case.key not in reported
+        ]
+        domains.update(dict.fromkeys(existence.domains_to_check(fresh, ())))
+    result = dns.check(list(domains), options)
+    missing = result.not_found
+    _, marked = existence.mark_not_found((), suspicious, missing)
+    if not missing:
+        return marked, result, None
+    log.debug("domain check: %d domain(s) not registered", len(missing))
+
+    def mark(case: Case) -> Case:
+        return existence.mark_not_found([case], (), missing)[0][0]
+
+    return marked, result, mark
 
 
 def sender_domain(mail_from: str) -> str:

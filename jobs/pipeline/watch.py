@@ -3,16 +3,19 @@
 Owns the watch's window (the run's window; on a night that follows a successful run, from that
 run's window end less `ISSUANCE_LAG`, since every issuance before it was watched by a successful
 run already), reading the window's unrevoked certificates and their subscribers' grouped history
-from the CA database, dropping those the ledger already reported, judging the rest in batches
-(`jobs.enrich.watch`), and the optional DNS check of every flagged certificate's registrable
-domains (`jobs.source.dns`, labels by `jobs.enrich.existence`). A CA database that cannot answer
-the watch leaves the night going on and the report saying why. It must not render, send or
-record anything.
+from the CA database, dropping those the ledger already reported, judging the rest by the names
+rules in batches (`jobs.enrich.watch`), then which of them pkilint lints (at most `lint_limit`
+a night: those a names rule flagged first, then in issuance order) over a pool of workers, one
+per CPU (`jobs.enrich.lint.lint_all`), and the optional DNS check of every flagged
+certificate's registrable domains (`jobs.source.dns`, labels by `jobs.enrich.existence`). A CA
+database that cannot answer the watch leaves the night going on and the report saying why. It
+must not render, send or record anything.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -20,12 +23,20 @@ from datetime import datetime, timedelta
 
 from jobs.core.errors import SourceError
 from jobs.core.model import Case, Certificate
-from jobs.core.watch import DomainCheck, SuspiciousIssuance, WatchOutcome
+from jobs.core.watch import WATCH_LINT_LIMIT, DomainCheck, SuspiciousIssuance, WatchOutcome
 from jobs.core.x509 import ParseCache
 from jobs.detect.records import certificate_from_row
 from jobs.enrich import existence
-from jobs.enrich.lint import Linter
-from jobs.enrich.watch import Holdings, holdings, holdings_from_names, issuance_order, watch
+from jobs.enrich.lint import Linter, lint_all
+from jobs.enrich.watch import (
+    Holdings,
+    holdings,
+    holdings_from_names,
+    issuance_order,
+    judge_all,
+    lintable,
+    with_lint,
+)
 from jobs.source import dns
 from jobs.source.database import CaDatabase
 from jobs.source.profiles.base import HISTORY_PER_SUBSCRIBER
@@ -96,8 +107,11 @@ def run_watch(
     *,
     reported: Reported | None,
     linter: Linter | None,
+    lint_limit: int = WATCH_LINT_LIMIT,
+    workers: int | None = None,
 ) -> WatchOutcome:
-    """Watch the certificates issued in [since, until) and not revoked (module docstring)."""
+    """Watch the certificates issued in [since, until) and not revoked (module docstring).
+    `linter` None lints nothing; `workers`: lint processes (None: one per CPU of this process)."""
     if since >= until:
         return WatchOutcome(since, until)
     started = time.monotonic()
@@ -110,8 +124,8 @@ def run_watch(
     already = reported(_keys(rows)) if reported is not None and rows else {}
     held, notes = _history(ca, since, until) if rows else ({}, [])
     queried = time.monotonic()
-    suspicious: list[SuspiciousIssuance] = []
-    checked = 0
+    certificates: list[Certificate] = []
+    judged: list[SuspiciousIssuance | None] = []
     for start in range(0, len(rows), WATCH_BATCH):
         cache = ParseCache(limit=WATCH_BATCH)
         batch = [
@@ -119,17 +133,58 @@ def run_watch(
             for c in _certificates(rows[start : start + WATCH_BATCH], cache)
             if c.key not in already and _within(c, since, until)
         ]
-        checked += len(batch)
-        suspicious += watch(batch, held, cache=cache, linter=linter)
+        certificates += batch
+        judged += judge_all(batch, held, cache=cache)
     del rows
-    suspicious.sort(key=issuance_order)
+    named = time.monotonic()
+    chosen = _lint_choice(certificates, judged, lint_limit) if linter is not None else []
+    if linter is not None and chosen:
+        workers = workers if workers is not None else len(os.sched_getaffinity(0))
+        lints = lint_all([certificates[i].der or b"" for i in chosen], linter, workers)
+        for i, lint in zip(chosen, lints, strict=True):
+            judged[i] = with_lint(certificates[i], judged[i], lint, linter.name)
+    notes += _lint_note(certificates, len(chosen), lint_limit) if linter is not None else []
+    suspicious = sorted((i for i in judged if i is not None), key=issuance_order)
     log.debug(
         "issuance watch [%s, %s): %d checked, %d suspicious, %d reported before; "
-        "reading %.2f s (history of %d subscribers), judging %.2f s",
-        since.isoformat(), until.isoformat(), checked, len(suspicious), len(already),
-        queried - started, len(held), time.monotonic() - queried,
+        "reading %.2f s (history of %d subscribers), judging %.2f s (names %.2f s, "
+        "lint of %d over %s workers %.2f s)",
+        since.isoformat(), until.isoformat(), len(certificates), len(suspicious), len(already),
+        queried - started, len(held), time.monotonic() - queried, named - queried,
+        len(chosen), workers or 1, time.monotonic() - named,
     )  # fmt: skip
-    return WatchOutcome(since, until, checked, tuple(suspicious), len(already), tuple(notes))
+    return WatchOutcome(
+        since, until, len(certificates), tuple(suspicious), len(already), tuple(notes),
+        linted=len(chosen) if linter is not None else None,
+    )  # fmt: skip
+
+
+def _lint_choice(
+    certificates: Sequence[Certificate], judged: Sequence[SuspiciousIssuance | None], limit: int
+) -> list[int]:
+    """Which certificates pkilint lints, by index: at most `limit` of those with DER, those a
+    names rule flagged first, then in issuance order (issuer and serial breaking ties), so that
+    a night over the limit lints the same ones however the database returned its rows."""
+
+    def order(i: int) -> tuple[bool, str, str, str]:
+        cert = certificates[i]
+        when = cert.issuance_time.isoformat() if cert.issuance_time is not None else "~"
+        return (judged[i] is None, when, cert.issuer, cert.serial)
+
+    candidates = [i for i, cert in enumerate(certificates) if lintable(cert)]
+    return sorted(candidates, key=order)[: max(0, limit)]
+
+
+def _lint_note(certificates: Sequence[Certificate], linted: int, limit: int) -> list[str]:
+    """The sentence saying how many certificates were left unlinted by `watch_lint_limit`."""
+    left = sum(1 for cert in certificates if lintable(cert)) - linted
+    if left <= 0:
+        return []
+    return [
+        f"pkilint linted {linted:,} of the {linted + left:,} certificates with DER "
+        f"(watch_lint_limit {limit:,}: those a name rule flagged first, then in issuance "
+        f"order); the other {left:,} were not linted, so a lint error among them is not reported"
+    ]
 
 
 def _keys(rows: Sequence[dict[str, object]]) -> list[tuple[str, str]]:

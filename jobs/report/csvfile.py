@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from jobs.report.filters import text_or_none
@@ -63,26 +64,52 @@ def cells(row: dict[str, Any]) -> list[str]:
     return [_cell(row[column]) for column in CSV_COLUMNS]
 
 
+class Lines:
+    """One case's CSV line at a time, as the report's rows are serialised when they arrive; the
+    file is `header()` then these lines (the csv module writes each row on its own)."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def __call__(self, values: Sequence[object]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(values)
+        return self._buffer.getvalue()
+
+
+def header(*, bom: bool = False) -> str:
+    """The file's first line; `bom` starts it with a UTF-8 byte order mark, for spreadsheets
+    that otherwise guess the encoding."""
+    return (UTF8_BOM if bom else "") + Lines()(CSV_COLUMNS)
+
+
 def write(rows: Iterable[dict[str, Any]], *, bom: bool = False) -> str:
-    """The CSV of report.json case objects, header first; `bom` starts it with a UTF-8 byte
-    order mark, for spreadsheets that otherwise guess the encoding."""
-    buffer = io.StringIO()
-    buffer.write(UTF8_BOM if bom else "")
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(cells(row) for row in rows)
-    return buffer.getvalue()
+    """The CSV of report.json case objects, header first (see `header`)."""
+    line = Lines()
+    return header(bom=bom) + "".join(line(cells(row)) for row in rows)
 
 
 def without_columns(csv_text: str, dropped: Sequence[str]) -> str:
     """The same CSV without some columns (the mail's attachment on a mass revocation night),
     its byte order mark kept when it has one."""
     bom = UTF8_BOM if csv_text.startswith(UTF8_BOM) else ""
-    reader = csv.reader(io.StringIO(csv_text.removeprefix(bom)))
+    reader = csv.reader(_lines(csv_text, len(bom)))
     header = next(reader)
     keep = [i for i, name in enumerate(header) if name not in dropped]
     buffer = io.StringIO()
     buffer.write(bom)
     writer = csv.writer(buffer)
-    writer.writerows([row[i] for i in keep] for row in [header, *reader])
+    # Row by row: a mass night's CSV parsed whole would take several times its size.
+    writer.writerows([row[i] for i in keep] for row in itertools.chain([header], reader))
     return buffer.getvalue()
+
+
+def _lines(text: str, start: int) -> Iterator[str]:
+    # What iterating io.StringIO(text[start:]) gives (lines end at "\n" only), without the copy
+    # it makes: four bytes a character, a gigabyte for a mass night's CSV.
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end

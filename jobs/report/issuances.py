@@ -1,16 +1,18 @@
 """The issuance watch and the domain-existence check in the report: report.json's parts.
 
-Owns how suspicious issuances are written to report.json (`suspicious_issuances`, each
-`{issuer, serial, names, subject, issued_at, labels, findings}`) and the watch's and the DNS
-check's own summaries beside them (`issuance_watch`, `domain_check`). The mail bodies show the
-same from `templates/report.*`. It must not decide what is suspicious or ask anything.
+Owns how suspicious issuances are written to report.json (`suspicious_issuances`, every one,
+each `{issuer, serial, names, subject, issued_at, labels, findings}`) and the watch's and the
+DNS check's own summaries beside them (`issuance_watch`: counts per label and per issuing CA and
+pkilint code, how many were linted and shown in the mail; `domain_check`). The mail bodies show
+the first `SHOWN_IN_FULL` in full and the same summary, from `templates/report.*`. It must not
+decide what is suspicious or ask anything.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jobs.core.watch import DomainCheck, SuspiciousIssuance, WatchOutcome
+from jobs.core.watch import SHOWN_IN_FULL, DomainCheck, SuspiciousIssuance, WatchOutcome
 from jobs.report.filters import format_serial, iso, text_or_none
 
 
@@ -42,6 +44,15 @@ def watch_json(watch: WatchOutcome, domains: DomainCheck) -> dict[str, Any]:
             "suspicious": len(watch.suspicious),
             "already_reported": watch.already_reported,
             "notes": list(watch.notes),
+            "linted": watch.linted,
+            "not_linted": watch.checked - watch.linted if watch.linted is not None else None,
+            "shown_in_mail": len(watch.shown),
+            "shown_in_mail_at_most": SHOWN_IN_FULL,
+            "by_label": dict(watch.by_label),
+            "lint_errors_by_issuer": [
+                {"issuer": issuer, "code": code, "certificates": count}
+                for issuer, code, count in watch.lint_by_issuer
+            ],
         },
         "domain_check": {
             "enabled": domains.enabled,

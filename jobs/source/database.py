@@ -310,17 +310,3 @@ def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     plain = frame.astype(object).where(frame.notna(), None)
     return [{str(k): v for k, v in row.items()} for row in plain.to_dict(orient="records")]
-
-
-def normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame's rows read by the rules of `rows`, as a frame of Python objects (`unreadable`
-    included), for a caller that holds a frame."""
-    import pandas as pd
-
-    columns = list(dict.fromkeys([*map(str, frame.columns), "unreadable"]))
-    return pd.DataFrame(rows(frame), columns=columns, dtype=object)
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame's rows as plain dicts, None for missing values (see `normalise`)."""
-    return _frame_rows(frame)

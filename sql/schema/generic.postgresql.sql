@@ -15,7 +15,11 @@ CREATE TABLE issuance (
     der         BYTEA,
     PRIMARY KEY (issuer_dn, serial)
 );
-CREATE INDEX issuance_subscriber_issued ON issuance (subscriber, issued_at);
+-- The subscriber index carries what the issuance watch's history reads (names, times, the key),
+-- so each subscriber's certificates are read from the index alone (an index-only scan: at 10M
+-- rows 4,711 subscribers' history took 44,000 heap pages without it; bench/README.md).
+CREATE INDEX issuance_subscriber_issued ON issuance (subscriber, issued_at)
+    INCLUDE (not_before, issuer_dn, serial, names);
 CREATE INDEX issuance_issued ON issuance (issued_at, not_before);
 CREATE TABLE revocation (
     id          BIGSERIAL   PRIMARY KEY,
@@ -27,4 +31,6 @@ CREATE TABLE revocation (
     comment     TEXT
 );
 CREATE INDEX revocation_revoked_at ON revocation (revoked_at);
-CREATE INDEX revocation_issuer_serial ON revocation (issuer_dn, serial);
+-- Serial first: every look-up gives both columns, and the short, nearly unique serial makes a
+-- shallower tree than the long issuer name (the watch probes it once per history row).
+CREATE INDEX revocation_serial_issuer ON revocation (serial, issuer_dn);

@@ -9,8 +9,9 @@
 --   the size of the table.
 -- Params: since, until, per_subscriber
 -- Uses: issuance_issued (issued_at, not_before) for the window's subscribers,
---   issuance_subscriber_issued (subscriber, issued_at) for each one's certificates,
---   revocation_issuer_serial (issuer_dn, serial) to leave the revoked out.
+--   issuance_subscriber_issued (subscriber, issued_at, INCLUDE names and the key) for each
+--   one's certificates, read from the index alone (Index Only Scan),
+--   revocation_serial_issuer (serial, issuer_dn) to leave the revoked out.
 SELECT g.subscriber, g.names, g.issued_at
 FROM (
     SELECT DISTINCT w.subscriber

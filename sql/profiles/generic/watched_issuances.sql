@@ -2,7 +2,8 @@
 --   revocation record names (issuer AND serial): the issuance watch's certificates, with the
 --   generic issuance columns. The job applies the exact half-open window again.
 -- Params: since, until
--- Uses: issuance_issued (issued_at, not_before), revocation_issuer_serial (issuer_dn, serial).
+-- Uses: issuance_issued (issued_at, not_before); the revocation index on both key columns
+--   (revocation_serial_issuer on PostgreSQL, revocation_issuer_serial on MySQL).
 SELECT i.issuer_dn,
        i.serial,
        i.subscriber,

@@ -71,6 +71,7 @@ class Child:
     stderr_tail: str
     stderr_found: int | None  # `found=N` of the run's summary line, if it logged one
     tree: int = 0
+    phases: tuple[str, ...] = ()  # the run's phase timings (its --verbose lines), in order
 
     @property
     def memory(self) -> int:
@@ -154,16 +155,25 @@ def run_child(argv: list[str], home: Path, pycache: Path | None = None, **env: s
         stdout = out.read().decode("utf-8", "replace")
         found: int | None = None
         tail: list[str] = []
+        phases: list[str] = []
         err.seek(0)
         for raw in err:  # a long backfill logs a great deal: keep only the end
             line = raw.decode("utf-8", "replace").rstrip("\n")
             match = re.search(r"\bfound=(\d+)", line)
             found = int(match.group(1)) if match else found
             tail = [*tail[-20:], line]
+            phase = PHASE.search(line)
+            if phase:
+                phases.append(phase.group(0))
     return Child(
         float(seconds), int(rss_kib) * 1024, int(code), stdout, "\n".join(tail), found,
-        int(tree_kib) * 1024,
+        int(tree_kib) * 1024, tuple(phases),
     )  # fmt: skip
+
+
+# The nightly run's phase timings, logged with --verbose (jobs.pipeline.nightly and .watch): the
+# profile of a night at no cost, unlike cProfile, which slows the Python code it measures.
+PHASE = re.compile(r"(cases: \d+ found.*|issuance watch \[.*|report rendered in .*)$")
 
 
 def _job(*args: str) -> list[str]:
@@ -219,7 +229,8 @@ def _mass_night(built: Built, scratch: Path, prefix: list[str]) -> tuple[Child, 
     handler = _RawSink()
     with MailSink(handler=handler) as sink:
         child = run_child(
-            [*prefix, "run", "--ca-db", built.url.render_as_string(hide_password=False),
+            [*prefix, "run", "--verbose",
+             "--ca-db", built.url.render_as_string(hide_password=False),
              "--state-db", f"sqlite:///{scratch / 'ledger.sqlite'}",
              "--since", MASS_DAY.isoformat(),
              "--until", (MASS_DAY + timedelta(days=1)).isoformat()],
@@ -267,12 +278,13 @@ def p4(built: Built, scratch: Path) -> Row:
         f"floor (the night's {floor_rows:,} rows with DER fetched, each certificate parsed "
         f"once): {floor_s:.2f} s; {cases / child.seconds:,.0f} cases/s; {_memory(child)}; "
         "message parts "
-        f"(encoded): {parts}",
+        f"(encoded): {parts}; phases (the run's -v lines): {'; '.join(child.phases) or 'none'}",
         "; ".join(problems) or None,
         {
             "cases": cases, "seconds": child.seconds, "rss_mb": child.memory / MB,
             "own_rss_mb": child.rss / MB, "tree_pss_mb": child.tree / MB,
             "floor_seconds": floor_s, "ratio": ratio, "message_mb": size / MB,
+            "phases": list(child.phases),
         },
     )  # fmt: skip
 

@@ -76,6 +76,11 @@ def test_tiny_scale_benchmark_prints_its_figures_and_cleans_up() -> None:
         assert data["floor_seconds"] > 0 and data["seconds"] > 0 and data["rss_mb"] > 0
         assert data["ratio"] == pytest.approx(data["seconds"] / data["floor_seconds"])
     assert figures["P4"]["cases"] == 1000
+    # P4's profile: the night's own phase timings (its --verbose lines), one line of each.
+    phases = figures["P4"]["phases"]
+    assert sorted(p.split(" ", 1)[0] for p in phases) == ["cases:", "issuance", "report"], phases
+    assert any(p.startswith("cases: 1000 found") and "enrichment" in p for p in phases)
+    assert re.search(r"phases \(the run's -v lines\): .*cases: 1000 found", done.stdout)
     assert figures["P5"]["cases"] > 0
     assert figures["P6"]["seconds"] > 0 and figures["P6"]["help_seconds"] > 0
     assert figures["P2"]["window_days"] == 30 and figures["P2"]["ratio"] > 0

@@ -19,7 +19,7 @@ import pytest
 
 from jobs.core.codes import CODES
 from jobs.core.settings import parse_duration, parse_time
-from jobs.detect.detection import detect
+from jobs.detect.detection import Record, detect, group
 from jobs.source.database import rows as source_rows
 
 GOLDEN = Path(__file__).parent / "golden" / "detect"
@@ -131,3 +131,35 @@ def test_every_golden_case_has_a_note() -> None:
         if not (isinstance(given.get("note"), str) and given["note"].strip())
     ]
     assert missing == []
+
+
+def test_pending_rows_are_held_compact_and_read_as_they_were() -> None:
+    """A night's rows wait in `Pending` as Records: each reads as its row did, the window's
+    rows share one column index and one object per repeated issuer or operator, and the
+    batches judge them as `detect` judges the rows."""
+    input_ = json.loads((GOLDEN / "seed-case-4h38" / "input.json").read_text())
+    window = {
+        "since": datetime(2026, 11, 20, tzinfo=UTC),
+        "until": datetime(2026, 11, 27, tzinfo=UTC),
+        "threshold": timedelta(days=7),
+    }
+    row = _frame(input_["rows"])[0]
+    # Equal strings, each row's its own object (as a driver hands them over).
+    copies = [
+        {**row, "serial": f"{n:x}", "issuer_dn": "".join(str(row["issuer_dn"])),
+         "revoked_by": "".join(["ra-", "operator"])}
+        for n in range(1, 4)
+    ]  # fmt: skip
+    assert copies[0]["issuer_dn"] is not copies[1]["issuer_dn"]
+    assert copies[0]["revoked_by"] is not copies[1]["revoked_by"]
+    whole = detect([dict(r) for r in copies], **window)
+    pending = group([dict(r) for r in copies], **window)
+    records = [group_[0] for group_ in pending._groups]
+    assert all(isinstance(r, Record) for r in records)
+    assert [dict(r) for r in records] == copies and records[0] == copies[0]
+    assert records[0].get("missing", "default") == "default" and "der" in records[0]
+    assert records[0]["issuer_dn"] is records[2]["issuer_dn"]
+    assert records[0]["revoked_by"] is records[1]["revoked_by"]
+    assert records[0]._index is records[1]._index
+    batched = [case for cases, _ in pending.batches(2) for case in cases]
+    assert tuple(batched) == whole.cases and len(pending) == 0

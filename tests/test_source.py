@@ -285,3 +285,164 @@ def test_boulder_plans_walk_the_primary_key_and_look_up_serials(mariadb_server_u
     assert plans["revoked_page"][0]["key"] == "PRIMARY"
     assert plans["final_certificates"][0]["key"] == "serial"
     assert plans["replacement_candidates"][0]["key"] == "regId_certificates_idx"
+
+
+# --- the night's rows streamed: a page at a time, the same rows as the list ---
+
+STREAM_ISSUED = BIG_BASE + timedelta(hours=1)
+# since, until, threshold
+STREAM_WINDOW = (BIG_BASE, BIG_BASE + timedelta(days=1), timedelta(days=7))
+
+
+def _stream_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Ten revocation records: eight of issued certificates (one revoked twice, one late), one
+    without an issuance record; every column a type the source must make plain."""
+    issuance = [
+        {
+            "issuer_dn": "CN=Stream CA", "serial": format(n, "x"), "subscriber": f"cust-{n % 3}",
+            "requester": "ra", "names": f"s{n}.example.com", "subject_dn": f"CN=s{n}.example.com",
+            "not_before": STREAM_ISSUED, "not_after": STREAM_ISSUED + timedelta(days=90),
+            "issued_at": STREAM_ISSUED if n % 4 else None, "der": bytes([0x30, n]) * 8,
+        }
+        for n in range(1, 9)
+    ]  # fmt: skip
+    revoked = [(n, BIG_BASE + timedelta(hours=2, minutes=n)) for n in range(1, 10)]
+    revoked.append((3, BIG_BASE + timedelta(hours=5)))  # a second record of one certificate
+    revocation = [
+        {
+            "issuer_dn": "CN=Stream CA", "serial": format(n, "x"), "reason_code": 1,
+            "revoked_at": at,
+            "revoked_by": "ra-operator", "comment": "key compromise",
+        }
+        for n, at in revoked
+    ]  # fmt: skip
+    revocation[7]["revoked_at"] = BIG_BASE + timedelta(hours=3)
+    issuance[7]["issued_at"] = issuance[7]["not_before"] = BIG_BASE - timedelta(days=60)
+    return issuance, revocation
+
+
+@contextmanager
+def _generic_ca(dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
+    """A generic CA database holding `_stream_rows` in `dialect`."""
+    from jobs.demo import schema as generic_schema
+
+    if dialect == "sqlite":
+        url = URL.create("sqlite", database=str(tmp_path / "ca.sqlite"))
+        engine = create_engine(url)
+        generic_schema.create_and_insert(engine, *_stream_rows())
+        engine.dispose()
+        yield url
+        return
+    server = request.getfixturevalue(
+        "pg_server_url" if dialect == "postgresql" else "mariadb_server_url"
+    )
+    with scratch_database(server, "stream") as url:
+        engine = create_engine(url)
+        generic_schema.create_and_insert(engine, *_stream_rows())
+        engine.dispose()
+        yield url
+
+
+SERVER_CURSORS = {"postgresql": "ServerCursor", "mysql": "SSCursor", "sqlite": "Cursor"}
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+def test_the_nights_rows_are_streamed_a_page_at_a_time(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 3 rows from a server-side cursor, each consumed before the next is fetched; the
+    rows, and what detection makes of them, are those of the list (`early_revocations`)."""
+    from sqlalchemy import event
+
+    from jobs.detect.detection import detect
+    from jobs.pipeline import steps
+    from jobs.source.profiles import base
+
+    monkeypatch.setattr(base, "STREAM_ROWS", 3)
+    with _generic_ca(dialect, request, tmp_path) as url:
+        ca = CaDatabase(url)
+        try:
+            listed = ca.early_revocations(*STREAM_WINDOW)
+            cursors: list[str] = []
+            event.listen(
+                ca.engine,
+                "before_cursor_execute",
+                lambda _c, cursor, statement, *_: (
+                    cursors.append(f"{type(cursor).__name__} {getattr(cursor, 'name', '')}")
+                    if "FROM revocation" in statement
+                    else None
+                ),
+            )
+            events: list[object] = []
+            pages = ca.profile.early_revocation_pages
+
+            def spy(*args: Any) -> Iterator[Any]:
+                for page in pages(*args):
+                    events.append(("page", len(page)))
+                    yield page
+
+            monkeypatch.setattr(ca.profile, "early_revocation_pages", spy)
+            streamed = []
+            for row in ca.early_revocation_rows(*STREAM_WINDOW):
+                events.append("row")
+                streamed.append(row)
+            streamed_events = list(events)
+            pending = steps.pending_window(ca, *STREAM_WINDOW)
+        finally:
+            ca.close()
+    assert len(listed) == 9  # the late one is left out by the SQL
+    assert streamed == listed and [list(r) for r in streamed] == [list(r) for r in listed]
+    # Each page's rows reach the consumer before the next page is fetched.
+    assert streamed_events == [("page", 3), "row", "row", "row"] * 3
+    assert events[len(streamed_events) :] == [("page", 3)] * 3  # the nightly path's
+    # PostgreSQL's is named after its statement, for pg_stat_activity (`jobs.db.engines`).
+    assert [c.split(" ")[0] for c in cursors] == [SERVER_CURSORS[dialect]] * 2
+    assert dialect != "postgresql" or " revwatch_early_revocations_" in cursors[0]
+    since, until, threshold = STREAM_WINDOW
+    whole = detect(listed, since=since, until=until, threshold=threshold)
+    assert tuple(c for cases, _ in pending.batches(2) for c in cases) == whole.cases
+    assert len(whole.cases) == 8 and whole.problems == pending.problems == ()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+def test_a_database_error_mid_stream_is_the_sources_error(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver error after the first page is a SourceError naming the database, as for the
+    list; on PostgreSQL the session is really ended mid-stream."""
+    from sqlalchemy.exc import OperationalError
+
+    from jobs.pipeline import steps
+    from jobs.source.profiles import base
+
+    monkeypatch.setattr(base, "STREAM_ROWS", 3)
+    with _generic_ca(dialect, request, tmp_path) as url:
+        ca = CaDatabase(url)
+        pages = ca.profile.early_revocation_pages
+
+        def failing(*args: Any) -> Iterator[Any]:
+            yield next(pages(*args))
+            raise OperationalError("FETCH FORWARD 3", {}, RuntimeError("server closed"))
+
+        try:
+            with monkeypatch.context() as patch:
+                patch.setattr(ca.profile, "early_revocation_pages", failing)
+                with pytest.raises(SourceError, match=r"^CA database .*: server closed$"):
+                    steps.pending_window(ca, *STREAM_WINDOW)
+            if dialect == "postgresql":
+                found = ca.early_revocation_rows(*STREAM_WINDOW)
+                next(found)
+                admin = create_engine(url, isolation_level="AUTOCOMMIT")
+                with admin.connect() as connection:
+                    connection.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = 'revwatch' AND datname = :name"
+                        ),
+                        {"name": url.database},
+                    )
+                admin.dispose()
+                with pytest.raises(SourceError, match=r"^CA database "):
+                    list(found)
+        finally:
+            ca.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -392,7 +393,7 @@ def test_the_lint_cap_lints_the_flagged_first_then_in_issuance_order(generic_ca:
     assert capped.suspicious == whole.suspicious  # the golden certificates lint clean
 
 
-@pytest.mark.parametrize("threaded", [False, True], ids=["fork", "forkserver"])
+@pytest.mark.parametrize("threaded", [False, True], ids=["one-thread", "threaded"])
 def test_the_pool_lints_as_the_process_does(
     generic_ca: str, monkeypatch: pytest.MonkeyPatch, threaded: bool
 ) -> None:
@@ -405,7 +406,7 @@ def test_the_pool_lints_as_the_process_does(
     serial = lint_all(ders, Linter(), workers=1)
     monkeypatch.setattr(lint, "POOL_FROM", 2)
     pooled_linter = Linter()
-    done = threading.Event()  # a second thread (as in the daemon): workers from a fork server
+    done = threading.Event()  # a second thread, as in the daemon
     other = threading.Thread(target=done.wait) if threaded else None
     if other is not None:
         other.start()
@@ -415,6 +416,14 @@ def test_the_pool_lints_as_the_process_does(
         done.set()
     assert [repr(x) for x in pooled] == [repr(x) for x in serial * 3]
     assert isinstance(pooled[-1], lint.LintError) and pooled_linter.linted == len(ders) * 3
+    # With one thread or more, the workers come from the fork server, never from a fork of this
+    # process (which would copy the job's pages into each of them).
+    pool = lint._POOLS[("forkserver", 2)]
+    workers = list(pool._processes.values())
+    assert workers and all(w.pid is not None for w in workers)
+    for worker in workers:
+        stat = Path(f"/proc/{worker.pid}/stat").read_text()
+        assert int(stat.rsplit(")", 1)[1].split()[1]) != os.getpid()
 
 
 def test_the_lint_limit_is_a_setting() -> None:

@@ -2,14 +2,16 @@
 
 Owns how a URL becomes an engine: the driver chosen for each dialect, the CA database opened
 read-only (PostgreSQL `default_transaction_read_only`, MySQL `SET SESSION TRANSACTION READ ONLY`,
-SQLite `mode=ro` plus `query_only`), every session in UTC, and connection failures turned into
-one-line errors. The CA sessions' set-up statements are read from `sql/session/`, not spelled
-here. A SQLite ledger is created 0600 and each of its transactions holds the write lock from the
-start (`BEGIN IMMEDIATE`), DDL included. It must not run the job's queries.
+SQLite `mode=ro` plus `query_only`), every session in UTC, PostgreSQL's server-side cursors
+named after the statement they stream, and connection failures turned into one-line errors. The
+CA sessions' set-up statements are read from `sql/session/`, not spelled here. A SQLite ledger
+is created 0600 and each of its transactions holds the write lock from the start (`BEGIN
+IMMEDIATE`), DDL included. It must not run the job's queries.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from datetime import datetime
 from functools import cache
@@ -114,6 +116,26 @@ def _lenient_loaders() -> tuple[type[Any], type[Any]]:
     return LenientTimestamptz, LenientTimestamp
 
 
+@cache
+def _named_cursor_context() -> type[Any]:
+    """PostgreSQL's execution context with server-side cursors named after the statement they
+    stream (the `cursor_name` execution option): a streamed statement runs at each `FETCH`, and
+    the CA's DBAs (and the tests that stop our queries) see `FETCH FORWARD 2000 FROM
+    "revwatch_early_revocations_1"` in pg_stat_activity, not an anonymous `c_7f3a..._1`."""
+    from sqlalchemy.dialects.postgresql.psycopg import PGExecutionContext_psycopg
+
+    numbers = itertools.count(1)
+
+    class NamedCursors(PGExecutionContext_psycopg):
+        def create_server_side_cursor(self) -> Any:
+            name = self.execution_options.get("cursor_name")
+            if not name:
+                return super().create_server_side_cursor()  # type: ignore[no-untyped-call]
+            return self._dbapi_connection.cursor(f"revwatch_{name}_{next(numbers)}")
+
+    return NamedCursors
+
+
 def ca_engine(url: URL) -> Engine:
     """A read-only engine on the CA database; the job can only SELECT through it."""
     url = _with_driver(url)
@@ -140,6 +162,7 @@ def ca_engine(url: URL) -> Engine:
         connect_args = {"options": options, "application_name": "revwatch"}
         engine = _create(url, connect_args=connect_args, pool_pre_ping=True)
         event.listen(engine, "connect", _lenient_time_loaders)
+        engine.dialect.execution_ctx_cls = _named_cursor_context()
         return engine
     # Read before the engine exists, so that a missing or malformed file fails at start.
     read_only = session_sql("mysql", "read_only")

@@ -6,14 +6,15 @@ already applied that rule as a filter; this module applies it exactly, once per 
 (issuer AND serial), and never drops a record it cannot judge: a revocation whose issuance is
 unknown, timeless or later than the revocation is reported with a finding naming the record.
 Pure: a function of the joined rows, the window and the threshold. A mass revocation night is
-judged in batches (`Pending`): the rows are grouped and put in case order first, and each batch's
-DER is parsed only when that batch is taken, its rows then let go. It must not query, enrich or
-format reports.
+judged in batches (`Pending`): the rows are grouped and put in case order first, each held as a
+compact `Record` (column names shared by the window's rows, repeated values shared), and each
+batch's DER is parsed only when that batch is taken, its rows then let go. It must not query,
+enrich or format reports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,7 +112,63 @@ def _case(
     )
 
 
-Rows = list[Mapping[str, Any]]
+Rows = Sequence[Mapping[str, Any]]
+# Columns whose values repeat from row to row (a CA's few issuers and operators, a mass
+# revocation's one comment, an account's many certificates): held once per window, not per row.
+SHARED_COLUMNS = ("issuer_dn", "revoked_by", "comment", "requester", "subscriber")
+
+
+class Record(Mapping[str, Any]):
+    """One revocation row held until its batch is judged, read as the row it was (`[]`, `.get`):
+    its values in a tuple, its column names in one index that the window's rows share. A night's
+    rows wait in `Pending` until their batch: a dict of the 18 columns costs 464 bytes besides
+    its values, a Record 48 and its tuple 184 (with the shared values, a 10,000-case night's
+    rows held 1,567 bytes a row instead of 2,180, by tracemalloc)."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: tuple[Any, ...]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._index[key]]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        position = self._index.get(key)
+        return default if position is None else self._values[position]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"Record({dict(self)!r})"
+
+
+class _Compactor:
+    """Rows made Records: one index per set of columns, one object per repeated value of the
+    SHARED_COLUMNS (equal strings, so nothing read from a row changes)."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[tuple[str, ...], tuple[dict[str, int], tuple[int, ...]]] = {}
+        self._values: dict[str, str] = {}
+
+    def record(self, row: Mapping[str, Any]) -> Record:
+        columns = tuple(row)
+        layout = self._layouts.get(columns)
+        if layout is None:
+            index = {column: i for i, column in enumerate(columns)}
+            shared = tuple(index[c] for c in SHARED_COLUMNS if c in index)
+            layout = self._layouts[columns] = (index, shared)
+        index, shared = layout
+        values = [row[column] for column in columns]
+        for i in shared:
+            if type(values[i]) is str:
+                values[i] = self._values.setdefault(values[i], values[i])
+        return Record(index, tuple(values))
 
 
 class Pending:
@@ -198,7 +255,8 @@ def group(
 ) -> Pending:
     """The records of [since, until) grouped per certificate, in case order, to be judged."""
     problems: list[Finding] = []
-    by_certificate: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    by_certificate: dict[tuple[str, str], list[Record]] = {}
+    compact = _Compactor().record
     for row in rows:
         revoked_at = row.get("revoked_at")
         if not isinstance(revoked_at, datetime):
@@ -219,11 +277,13 @@ def group(
         if not since <= revoked_at < until:
             continue
         serial, _ = serial_of(row.get("serial"))
-        by_certificate.setdefault((str(row.get("issuer_dn")), serial), []).append(row)
+        by_certificate.setdefault((str(row.get("issuer_dn")), serial), []).append(compact(row))
 
-    groups = list(by_certificate.values())
-    for records in groups:
+    groups: list[Rows] = []
+    for records in by_certificate.values():
         records.sort(key=lambda r: (r["revoked_at"], str(r.get("revocation_id"))))
+        groups.append(tuple(records))  # a tuple: no room kept for rows that never come
+    del by_certificate
     # A case's (revocation time, key) is its earliest record's, known before any DER is parsed.
     groups.sort(key=lambda records: (records[0]["revoked_at"], _key(records[0])))
     return Pending(groups, threshold, tuple(problems))

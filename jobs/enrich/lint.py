@@ -13,18 +13,17 @@ every severity down to INFO are kept, as pkilint's command line reports them.
 never pays for it. pkilint parses its own input from the DER bytes. A certificate it cannot
 load or lint, or on which one of its validators crashed (a FATAL finding), is reported by
 `lint_diff` as an `enrich.lint_failed` finding, never raised. `lint_all` lints many
-certificates over a pool of worker processes (the issuance watch's thousands), each worker with
-its own `shared_linter()`, the results identical to a serial lint and in the same order. It must
-not choose which certificates or cases are linted (the caller does: a mass night lints only the
-cases shown in full, the watch at most `watch_lint_limit`), do I/O, or parse DER with
-cryptography (that is `jobs.core.x509`).
+certificates over a pool of worker processes started from a fork server (the issuance watch's
+thousands), each worker with its own `shared_linter()`, the results identical to a serial lint and
+in the same order. It must not choose which certificates or cases are linted (the caller does: a
+mass night lints only the cases shown in full, the watch at most `watch_lint_limit`), do I/O, or
+parse DER with cryptography (that is `jobs.core.x509`).
 """
 
 from __future__ import annotations
 
 import atexit
 import multiprocessing
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,8 +42,9 @@ _SMIME_POLICY_ARC = "2.23.140.1.5."
 ERROR_SEVERITIES = frozenset({"fatal", "error"})
 # Messages name at most this many lint codes; report.json carries all of them.
 _MAX_LISTED = 6
-# Fewer certificates than this are linted in the process itself: a pool's start (a fork per
-# worker, each building its validators: about 0.2 s) costs more than it saves below it.
+# Fewer certificates than this are linted in the process itself: a pool's start (the fork
+# server's interpreter and pkilint's import, then each worker's validators: about 0.2 s each)
+# costs more than it saves below it.
 POOL_FROM = 200
 # Certificates per task sent to a worker: the pipe's round trip is paid once per chunk.
 _CHUNK = 64
@@ -174,9 +174,17 @@ def _lint_chunk(ders: Sequence[bytes], linter: Linter | None = None) -> list[Lin
 
 # The process's lint pools, by (start method, workers): started on first use and kept until the
 # process ends, so a daemon's nights, or a test session's, pay a worker's start and its
-# validators' build once, not once a night (from a fork server that is an interpreter, pkilint's
-# import and the validators: seconds).
+# validators' build once, not once a night (the fork server's interpreter and pkilint's import,
+# then the validators: seconds).
 _POOLS: dict[tuple[str, int], ProcessPoolExecutor] = {}
+# Workers always come from a fork server, never from a fork of the job (`lint_all` says why).
+START_METHOD = "forkserver"
+# What the fork server imports once, before it forks any worker: this module (a task names
+# `_lint_chunk`) and the pkilint modules `Linter` imports, so a worker starts with them shared.
+_PRELOAD = [
+    __name__, "pkilint.loader", "pkilint.finding_filter", "pkilint.cabf.serverauth",
+    "pkilint.cabf.smime", "pkilint.pkix.certificate",
+]  # fmt: skip
 
 
 def _pool(method: str, workers: int) -> ProcessPoolExecutor:
@@ -184,6 +192,10 @@ def _pool(method: str, workers: int) -> ProcessPoolExecutor:
     pool = _POOLS.get(key)
     if pool is None:
         context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # The process has one fork server: a preload set once it runs (by the backfill's
+            # pool, say) changes nothing, and a worker then imports what it lacks itself.
+            context.set_forkserver_preload(_PRELOAD)
         pool = _POOLS[key] = ProcessPoolExecutor(workers, mp_context=context)
     return pool
 
@@ -204,23 +216,28 @@ def _shutdown_pools() -> None:
 def lint_all(ders: Sequence[bytes], linter: Linter, workers: int = 1) -> list[Lint]:
     """Each certificate's lint (or the LintError saying why it has none), in order: over
     `workers` processes when there are POOL_FROM or more, else in this process with `linter`.
-    The workers are forked, so they start with this process's imports, when this process has one
-    thread (the `run` command); a fork copies no other thread, and a lock another thread held
-    (logging's) would stay locked in the worker, so with more (the daemon runs the job in a
-    scheduler thread) they come from a fork server. The pool is the process's (`_pool`), reused
-    by later calls. A pool that cannot start or breaks (a worker killed) is dropped and the
-    certificates are linted here: the result is the same, only slower."""
+
+    The workers come from a fork server (a small interpreter that has imported pkilint), never
+    from a fork of this process: the watch lints after the night's cases, when the job may hold
+    a gigabyte, and a forked worker's allocations land in the job's freed memory and its garbage
+    collector walks the job's objects, each page touched then copied. Measured (PSS, private
+    pages per worker): a fork of a 10,000-case night's job, 69 MB; of a 0.9 GB job, 660 MB
+    (380 to 540 MB with `gc.freeze()` before the fork); from the fork server, 40 to 60 MB
+    whatever the job's size, plus the server's 30 MB; lint times alike. A fork server also
+    keeps a daemon safe: its scheduler thread is not copied into a lock held mid-fork.
+    The pool is the process's (`_pool`), reused by later calls. A pool that cannot start or
+    breaks (a worker killed) is dropped and the certificates are linted here: the result is the
+    same, only slower."""
     if workers > 1 and len(ders) >= POOL_FROM:
         chunks = [ders[i : i + _CHUNK] for i in range(0, len(ders), _CHUNK)]
-        method = "fork" if threading.active_count() == 1 else "forkserver"
         try:
-            pool = _pool(method, workers)
+            pool = _pool(START_METHOD, workers)
             found = [lint for part in pool.map(_lint_chunk, chunks) for lint in part]
             linter.linted += len(ders)
             return found
         except (BrokenProcessPool, OSError, ValueError, RuntimeError):
             # RuntimeError: a pool shut down (at exit) or that cannot start new workers.
-            _drop_pool(method, workers)
+            _drop_pool(START_METHOD, workers)
     return _lint_chunk(ders, linter)
 
 

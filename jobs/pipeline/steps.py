@@ -14,24 +14,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Container, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
 
 from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, SourceError
 from jobs.core.model import Case, Certificate
 from jobs.core.watch import DomainCheck, SuspiciousIssuance
-from jobs.core.x509 import ParseCache
 from jobs.detect.detection import Detection, Pending, detect, group
 from jobs.detect.records import certificate_from_row
-from jobs.enrich import existence
-from jobs.enrich.enrichment import enrich, lint_cases, registrable_domains
-from jobs.enrich.lint import shared_linter
 from jobs.pipeline.options import SourceOptions
 from jobs.report.collector import FULL_CASES, case_order
 from jobs.source import dns
 from jobs.source.database import CaDatabase
+
+if TYPE_CHECKING:
+    from jobs.core.x509 import ParseCache
+
+# jobs.enrich is imported by the functions that use it, not here: a night without cases (and
+# without the domain check) never loads it, nor what it pulls in (rapidfuzz, pkilint's pool).
 
 log = logging.getLogger("revwatch.pipeline.steps")
 
@@ -71,10 +75,12 @@ def pending_window(
     ca: CaDatabase, since: datetime, until: datetime, threshold: timedelta
 ) -> Pending:
     """The early revocations of [since, until), grouped and ordered, to be judged in batches
-    (`enriched_batches`); record problems that belong to no case are logged here."""
-    pending = group(
-        ca.early_revocations(since, until, threshold), since=since, until=until, threshold=threshold
-    )
+    (`enriched_batches`); record problems that belong to no case are logged here.
+
+    The rows are streamed (`CaDatabase.early_revocation_rows`): grouped as they arrive, while
+    the read-only session is open, so the night's rows are held only as detection's Records."""
+    with closing(ca.early_revocation_rows(since, until, threshold)) as found:
+        pending = group(found, since=since, until=until, threshold=threshold)
     for problem in pending.problems:
         log.warning("%s", problem.message)
     return pending
@@ -126,6 +132,8 @@ def _enrich(
     then the pure enrichment."""
     if not cases:
         return []
+    from jobs.enrich.enrichment import enrich  # only a batch with cases needs it (see the top)
+
     return enrich(
         cases,
         candidates_for(ca, cases, replacement_window, cache),
@@ -150,7 +158,7 @@ def enrich_cases(
     for start in range(0, len(cases), ENRICH_BATCH):
         enriched += _enrich(ca, cases[start : start + ENRICH_BATCH], replacement_window, cache)
     if lint:
-        enriched = lint_cases(enriched, shared_linter(), limit=FULL_CASES, order=case_order)
+        enriched = _lint(enriched, limit=FULL_CASES, order=case_order)
     return enriched
 
 
@@ -178,7 +186,17 @@ def enriched_batches(
 
 def lint_all(cases: list[Case]) -> list[Case]:
     """`cases` linted with the process's validators (the collector hands over those it shows)."""
-    return lint_cases(cases, shared_linter())
+    return _lint(cases)
+
+
+def _lint(
+    cases: list[Case], *, limit: int | None = None, order: Callable[[Case], Any] | None = None
+) -> list[Case]:
+    # Imported here: only cases to lint need jobs.enrich (see the top).
+    from jobs.enrich.enrichment import lint_cases
+    from jobs.enrich.lint import shared_linter
+
+    return lint_cases(cases, shared_linter(), limit=limit, order=order)
 
 
 def check_case_domains(
@@ -195,6 +213,10 @@ def check_case_domains(
     again in the second), since a case is serialised as soon as it is settled."""
     if not options.enabled:
         return list(suspicious), DomainCheck(), None
+    # Imported here: only the domain check needs them (see the top).
+    from jobs.enrich import existence
+    from jobs.enrich.enrichment import registrable_domains
+
     domains = dict.fromkeys(existence.domains_to_check((), suspicious))
     for cases, _ in pending.batches(ENRICH_BATCH, consume=False):
         fresh = [

@@ -7,13 +7,14 @@ profile: times are aware UTC datetimes (None when missing or unreadable, the val
 in the row's `unreadable`), `der` is `bytes` or None, text is text or None. The joins and the window
 filter run in the database; Python only ever sees joined rows, and reads each of them once, in
 place, without pandas (a profile that hands over a pandas frame is read through the same rules;
-pandas then loads, and only then). It must not decide what is an anomaly (detection does) nor write
-anything anywhere.
+pandas then loads, and only then). The night's revocations can also be streamed
+(`early_revocation_rows`: a server-side cursor, a page at a time, made plain as they arrive). It
+must not decide what is an anomaly (detection does) nor write anything anywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import date as Date
@@ -124,6 +125,20 @@ class CaDatabase:
         as plain rows (see `rows`)."""
         with self._connection() as connection:
             return rows(self.profile.early_revocations(connection, since, until, threshold))
+
+    def early_revocation_rows(
+        self, since: datetime, until: datetime, threshold: timedelta
+    ) -> Generator[dict[str, Any], None, None]:
+        """`early_revocations`, streamed: the plain rows one at a time, read from a server-side
+        cursor a page at a time (`Profile.early_revocation_pages`) and made plain page by page,
+        so a mass revocation night is never held whole, neither as the driver's rows nor as
+        dicts. The read-only session stays open while the caller consumes the rows, and a
+        database error anywhere in the stream is this source's error, as for the list; close the
+        iterator (`contextlib.closing`) if it may be left before its end."""
+        with self._connection() as connection:
+            for page in self.profile.early_revocation_pages(connection, since, until, threshold):
+                yield from rows(page)
+                del page  # before the next page is fetched
 
     def replacement_candidates(
         self, wanted: Sequence[tuple[str, datetime, datetime]]

@@ -20,10 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Literal, get_args
-
-import aiosmtplib
-from aiosmtplib.protocol import SMTPProtocol
+from typing import TYPE_CHECKING, Literal, get_args
 
 from jobs.core.errors import (
     ConfigError,
@@ -32,6 +29,10 @@ from jobs.core.errors import (
     TransientDeliveryError,
 )
 from jobs.deliver.message import check_address
+
+if TYPE_CHECKING:
+    import aiosmtplib
+    from aiosmtplib.protocol import SMTPProtocol
 
 log = logging.getLogger("revwatch.deliver.smtp")
 
@@ -124,6 +125,9 @@ def send(
     every attempt failed with a transient error. Runs its own event loop (`asyncio.run`), so it
     must not be called from inside a running loop.
     """
+    # Imported here: only a run that mails needs aiosmtplib (a dry run, `status` never do).
+    import aiosmtplib
+
     where = f"{settings.host}:{settings.port}"
     context = _tls_context(settings)
     if context is not None and not settings.verify:
@@ -187,6 +191,8 @@ def _tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
 async def _deliver_once(
     message: EmailMessage, settings: SmtpSettings, context: ssl.SSLContext | None
 ) -> dict[str, aiosmtplib.SMTPResponse]:
+    import aiosmtplib  # see send()
+
     client = aiosmtplib.SMTP(
         hostname=settings.host,
         port=settings.port,
@@ -279,6 +285,8 @@ def _classify(exc: BaseException, settings: SmtpSettings) -> DeliveryError:
 
 
 def _classify_unredacted(exc: BaseException, settings: SmtpSettings, where: str) -> DeliveryError:
+    import aiosmtplib  # see send()
+
     verify_error = _cause(exc, ssl.SSLCertVerificationError)
     if isinstance(verify_error, ssl.SSLCertVerificationError):
         return PermanentDeliveryError(

@@ -225,9 +225,10 @@ def examined_in_pool(
     Close the iterator (or let an exception end its loop inside `contextlib.closing`) to stop
     the workers."""
     context = multiprocessing.get_context("forkserver")
-    # The fork server imports this module (hence sqlalchemy, pandas, cryptography) once; each
-    # worker is then a fork of it: milliseconds instead of an interpreter's start per worker.
-    context.set_forkserver_preload([__name__])
+    # The fork server imports this module (hence sqlalchemy, pandas, cryptography) once, and the
+    # enrichment that `steps` imports only when there are cases; each worker is then a fork of
+    # it: milliseconds instead of an interpreter's start (and those imports) per worker.
+    context.set_forkserver_preload([__name__, "jobs.enrich.enrichment"])
     level = logging.getLogger(NAMESPACE).getEffectiveLevel()
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker,
@@ -238,7 +239,14 @@ def examined_in_pool(
 
     def submit(chunks: Iterable[Chunk]) -> None:
         for chunk in chunks:
-            pending.append((chunk, pool.submit(_examine_in_worker, *chunk)))
+            try:
+                future = pool.submit(_examine_in_worker, *chunk)
+            except BrokenProcessPool as exc:
+                # A worker died since the last result: the chunks before this one are kept and
+                # this one fails below as a chunk a dying worker held does, not as a traceback.
+                future = Future()
+                future.set_exception(exc)
+            pending.append((chunk, future))
 
     on_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_stopped) if on_main else None

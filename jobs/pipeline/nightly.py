@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from jobs.core.activity import Activity
 from jobs.core.errors import ConfigError, RevwatchError, StateError
@@ -47,7 +48,6 @@ from jobs.core.watch import DomainCheck, WatchOutcome
 from jobs.deliver import files, outbox
 from jobs.deliver import smtp as delivery
 from jobs.deliver.message import build_message, message_id_for
-from jobs.enrich.lint import shared_linter
 from jobs.pipeline import recovery
 from jobs.pipeline.options import RunOptions, WindowOptions, resolve
 from jobs.pipeline.steps import (
@@ -66,6 +66,9 @@ from jobs.report.collector import Collected, Collector
 from jobs.source.database import CaDatabase
 from jobs.state.ledger import SENDING, Ledger
 from jobs.state.runlog import RunTrace, finish, log_summary, new_run_id, record
+
+if TYPE_CHECKING:
+    from jobs.enrich.lint import Linter
 
 log = logging.getLogger("revwatch.pipeline.nightly")
 
@@ -168,7 +171,7 @@ def _examine(
 
     def watch() -> WatchOutcome:
         return run_watch(
-            ca, watch_from, until, reported=reported, linter=shared_linter(),
+            ca, watch_from, until, reported=reported, linter=_shared_linter,
             lint_limit=options.watch_lint_limit,
         )  # fmt: skip
 
@@ -203,6 +206,14 @@ def _examine(
         " (rows spilled to a temporary file)" if collected.rows.spilled else "",
     )  # fmt: skip
     return _Examined(collected, run.found - run.new, pending.problems, activity, watched, domains)
+
+
+def _shared_linter() -> Linter:
+    # Imported here: pkilint's module (and its process pool's) loads only on a night with
+    # issuances to lint; `run_watch` asks for the linter then.
+    from jobs.enrich.lint import shared_linter
+
+    return shared_linter()
 
 
 def _give_back_memory() -> None:

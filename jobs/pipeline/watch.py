@@ -20,26 +20,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jobs.core.errors import SourceError
 from jobs.core.model import Case, Certificate
 from jobs.core.watch import WATCH_LINT_LIMIT, DomainCheck, SuspiciousIssuance, WatchOutcome
 from jobs.core.x509 import ParseCache
 from jobs.detect.records import certificate_from_row
-from jobs.enrich import existence
-from jobs.enrich.lint import Linter, lint_all
-from jobs.enrich.watch import (
-    Holdings,
-    holdings,
-    holdings_from_names,
-    issuance_order,
-    judge_all,
-    lintable,
-    with_lint,
-)
 from jobs.source import dns
 from jobs.source.database import CaDatabase
 from jobs.source.profiles.base import HISTORY_PER_SUBSCRIBER
+
+if TYPE_CHECKING:
+    from jobs.enrich.lint import Linter
+    from jobs.enrich.watch import Holdings
+
+# jobs.enrich is imported by the functions that judge, lint or label, not here: a window that
+# issued nothing (an empty night) never loads it, nor what it pulls in (rapidfuzz, pkilint's pool).
 
 log = logging.getLogger("revwatch.pipeline.watch")
 
@@ -83,6 +80,8 @@ def _history(ca: CaDatabase, since: datetime, until: datetime) -> tuple[Holdings
         )
         log.warning("%s", note)
         return {}, [note]
+    from jobs.enrich.watch import holdings, holdings_from_names  # see the top
+
     found, unnamed = holdings_from_names(rows)
     notes = []
     per = Counter(str(row["subscriber"]) for row in rows if row.get("subscriber") is not None)
@@ -106,12 +105,14 @@ def run_watch(
     until: datetime,
     *,
     reported: Reported | None,
-    linter: Linter | None,
+    linter: Linter | Callable[[], Linter] | None,
     lint_limit: int = WATCH_LINT_LIMIT,
     workers: int | None = None,
 ) -> WatchOutcome:
     """Watch the certificates issued in [since, until) and not revoked (module docstring).
-    `linter` None lints nothing; `workers`: lint processes (None: one per CPU of this process)."""
+    `linter`: the linter, or what makes it once there is something to lint (a night passes
+    `shared_linter`); None lints nothing. `workers`: lint processes (None: one per CPU of this
+    process)."""
     if since >= until:
         return WatchOutcome(since, until)
     started = time.monotonic()
@@ -127,6 +128,8 @@ def run_watch(
     certificates: list[Certificate] = []
     judged: list[SuspiciousIssuance | None] = []
     for start in range(0, len(rows), WATCH_BATCH):
+        from jobs.enrich.watch import judge_all  # see the top
+
         cache = ParseCache(limit=WATCH_BATCH)
         batch = [
             c
@@ -139,12 +142,16 @@ def run_watch(
     named = time.monotonic()
     chosen = _lint_choice(certificates, judged, lint_limit) if linter is not None else []
     if linter is not None and chosen:
+        from jobs.enrich.lint import lint_all
+        from jobs.enrich.watch import with_lint
+
+        linter = linter() if callable(linter) else linter
         workers = workers if workers is not None else len(os.sched_getaffinity(0))
         lints = lint_all([certificates[i].der or b"" for i in chosen], linter, workers)
         for i, lint in zip(chosen, lints, strict=True):
             judged[i] = with_lint(certificates[i], judged[i], lint, linter.name)
     notes += _lint_note(certificates, len(chosen), lint_limit) if linter is not None else []
-    suspicious = sorted((i for i in judged if i is not None), key=issuance_order)
+    suspicious = _in_issuance_order(judged)
     log.debug(
         "issuance watch [%s, %s): %d checked, %d suspicious, %d reported before; "
         "reading %.2f s (history of %d subscribers), judging %.2f s (names %.2f s, "
@@ -159,6 +166,15 @@ def run_watch(
     )  # fmt: skip
 
 
+def _in_issuance_order(judged: Sequence[SuspiciousIssuance | None]) -> list[SuspiciousIssuance]:
+    flagged = [i for i in judged if i is not None]
+    if not flagged:
+        return []
+    from jobs.enrich.watch import issuance_order  # see the top
+
+    return sorted(flagged, key=issuance_order)
+
+
 def _lint_choice(
     certificates: Sequence[Certificate], judged: Sequence[SuspiciousIssuance | None], limit: int
 ) -> list[int]:
@@ -171,12 +187,20 @@ def _lint_choice(
         when = cert.issuance_time.isoformat() if cert.issuance_time is not None else "~"
         return (judged[i] is None, when, cert.issuer, cert.serial)
 
+    if not certificates:
+        return []
+    from jobs.enrich.watch import lintable  # see the top
+
     candidates = [i for i, cert in enumerate(certificates) if lintable(cert)]
     return sorted(candidates, key=order)[: max(0, limit)]
 
 
 def _lint_note(certificates: Sequence[Certificate], linted: int, limit: int) -> list[str]:
     """The sentence saying how many certificates were left unlinted by `watch_lint_limit`."""
+    if not certificates:
+        return []
+    from jobs.enrich.watch import lintable  # see the top
+
     left = sum(1 for cert in certificates if lintable(cert)) - linted
     if left <= 0:
         return []
@@ -208,6 +232,8 @@ def check_domains(
     domains and label the ones that do not exist; otherwise everything as it was."""
     if not options.enabled:
         return cases, list(suspicious), DomainCheck()
+    from jobs.enrich import existence  # see the top
+
     result = dns.check(existence.domains_to_check(cases, suspicious), options)
     marked_cases, marked = existence.mark_not_found(cases, suspicious, result.not_found)
     if result.not_found:

@@ -158,7 +158,9 @@ def test_the_ledger_is_untouched_unless_asked(
     ledger = Ledger.open(settings.state_url())
     assert ledger.watermark() is None  # a backfill is not a nightly success
     ledger.close()
-    outcome = run_once(replace(settings, since=SINCE, until=NOW), NOW)
+    # The ledger is the subject: the night's watch judges every issuance by the name rules, but
+    # pkilint's pass over the whole history's certificates (most of this run) is left out.
+    outcome = run_once(replace(settings, since=SINCE, until=NOW, watch_lint_limit=0), NOW)
     assert outcome.cases_found == len(expected) and outcome.cases_new == 0
 
 

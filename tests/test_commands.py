@@ -16,7 +16,7 @@ from jobs.demo.run import run_demo
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
-from tests.support.nights import job_settings, mailed_serials, sqlite_demo_ca
+from tests.support.nights import mailed_serials, sqlite_demo_ca, unlinted_settings
 from tests.support.smtp_server import ScriptedServer
 
 NOW = utcnow().replace(microsecond=0)
@@ -52,7 +52,7 @@ def test_resend_records_its_cases_so_the_next_night_does_not_mail_them_again(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, smtp_attempts=1)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path, smtp_attempts=1)
     run_id = _failed_night(settings, dead_smtp_port)
     _mail_env(monkeypatch, smtp_server)
     assert main(["resend", run_id, "--state-db", str(settings.state_db)]) == 0
@@ -70,7 +70,7 @@ def test_resend_of_a_recorded_run_needs_force(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
     outcome = run_once(settings, NOW)
     _mail_env(monkeypatch, smtp_server)
     capsys.readouterr()
@@ -97,7 +97,7 @@ def test_status_reads_the_ledger_without_changing_it(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
     outcome = run_once(settings, NOW)
     path = tmp_path / "state.sqlite"
     before = hashlib.sha256(path.read_bytes()).hexdigest()

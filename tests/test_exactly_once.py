@@ -31,7 +31,13 @@ from jobs.pipeline.nightly import run_once
 from jobs.state import schema
 from jobs.state.ledger import Ledger, RunRecord
 from tests.support.faults import command, frozen, read_only_database, set_read_only
-from tests.support.nights import job_settings, mail_environment, mailed_serials, sqlite_demo_ca
+from tests.support.nights import (
+    UNLINTED_ENV,
+    mail_environment,
+    mailed_serials,
+    sqlite_demo_ca,
+    unlinted_settings,
+)
 from tests.support.servers import PG_ADMIN, throwaway_database
 from tests.support.smtp_server import ScriptedServer
 
@@ -104,7 +110,7 @@ def _outcomes(settings: Settings) -> list[str]:
 def test_serials_longer_than_any_column_are_recorded_and_never_mailed_again(
     long_serial_ca: str, ledger_url: str, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
-    settings = job_settings(long_serial_ca, smtp_server, tmp_path, state_db=ledger_url)
+    settings = unlinted_settings(long_serial_ca, smtp_server, tmp_path, state_db=ledger_url)
     first = run_once(settings, NOW)
     assert first.mailed and set(LONG_SERIALS) <= set(mailed_serials(smtp_server.messages[0]))
     # The same window again (a hand-given one): every case, the long ones too, already reported.
@@ -170,7 +176,9 @@ def test_ledgers_sharing_an_outbox_never_send_each_others_messages(
     sqlite_ca: str, pg_database: URL, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     shared = tmp_path / "outbox"
-    a = job_settings(sqlite_ca, smtp_server, tmp_path, outbox=shared, mail_to=("a@ca.example",))
+    a = unlinted_settings(
+        sqlite_ca, smtp_server, tmp_path, outbox=shared, mail_to=("a@ca.example",)
+    )
     b = replace(
         a, state_db=pg_database.render_as_string(hide_password=False), mail_to=("b@ca.example",)
     )
@@ -191,7 +199,7 @@ def test_a_ledger_made_anew_does_not_resend_the_old_ledgers_messages(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     """The demo re-run, whatever clears or keeps the outbox: a new ledger at the same path."""
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
     with pytest.raises(Crash):
         run_once(settings, NOW, sender=_send_then_crash)
     for stale in (tmp_path / "state.sqlite", tmp_path / "state.sqlite.lock"):
@@ -205,7 +213,9 @@ def test_settled_outbox_entries_are_pruned_after_the_retention(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
 ) -> None:
     box = tmp_path / "outbox"
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, outbox_retention=timedelta(days=2))
+    settings = unlinted_settings(
+        sqlite_ca, smtp_server, tmp_path, outbox_retention=timedelta(days=2)
+    )
     other = replace(settings, state_db=f"sqlite:///{tmp_path / 'other.sqlite'}")
     old = run_once(settings, NOW - timedelta(days=5))
     with pytest.raises(delivery.DeliveryError):
@@ -231,7 +241,7 @@ def test_a_read_only_sqlite_ledger_fails_before_anything_is_mailed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     """A 0444 ledger and lock file ("file"), or a read-only mount without a lock file yet."""
-    for name, value in mail_environment(smtp_server).items():
+    for name, value in (mail_environment(smtp_server) | UNLINTED_ENV).items():
         monkeypatch.setenv(name, value)
     state = tmp_path / "ledger" / "state.sqlite"
     args = ["run", "--ca-db", sqlite_ca, "--state-db", f"sqlite:///{state}"]
@@ -256,7 +266,7 @@ def test_a_read_only_postgresql_ledger_fails_before_anything_is_mailed(
     sqlite_ca: str, pg_database: URL, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     state_db = pg_database.render_as_string(hide_password=False)
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, state_db=state_db)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path, state_db=state_db)
     Ledger.open(pg_database).close()
     with read_only_database(pg_database), pytest.raises(StateError, match="read-only"):
         run_once(settings, NOW)
@@ -278,7 +288,7 @@ def test_a_full_ledger_fails_before_anything_is_mailed(
     run = RunRecord("old", when, when, when - timedelta(days=1), when, 604800, 1, 1, "success")
     ledger.record_success(run, [(issuer, serial, when) for issuer, serial in history])
     ledger.close()
-    env = {**mail_environment(smtp_server), "REVWATCH_CA_DB": sqlite_ca,
+    env = {**mail_environment(smtp_server), **UNLINTED_ENV, "REVWATCH_CA_DB": sqlite_ca,
            "REVWATCH_STATE_DB": f"sqlite:///{state}"}  # fmt: skip
     result = command(["run"], env, file_size_limit=state.stat().st_size)
     assert result.returncode == 6, result.stderr
@@ -295,7 +305,7 @@ def test_a_ledger_failing_after_the_server_accepted_costs_no_second_mail(
     """The ledger turns read-only between the server's 250 and the settling of the run: exit 6,
     the summary says the report was mailed, and the next run records it without mailing it."""
     state_db = pg_database.render_as_string(hide_password=False)
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, state_db=state_db)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path, state_db=state_db)
     Ledger.open(pg_database).close()
 
     def send_then_lose_the_ledger(
@@ -365,7 +375,7 @@ def test_the_ca_database_is_refused_as_the_ledger(
     data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    for name, value in mail_environment(smtp_server).items():
+    for name, value in (mail_environment(smtp_server) | UNLINTED_ENV).items():
         monkeypatch.setenv(name, value)
     ca_path = tmp_path / "ca" / "ca.sqlite"
     ca_path.parent.mkdir()
@@ -387,6 +397,8 @@ def test_a_dry_run_that_cannot_read_its_ledger_fails_unless_told_to_ignore_it(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
+    for name, value in UNLINTED_ENV.items():  # the ledger is the subject, not the watch's lint
+        monkeypatch.setenv(name, value)
     dry = ["run", "--ca-db", sqlite_ca, "--no-mail", "--out", str(tmp_path / "out")]
     assert main([*dry, "--state-db", "postgresql://revwatch@127.0.0.1:1/ledger"]) == 6
     assert "state database" in capsys.readouterr().err
@@ -394,7 +406,7 @@ def test_a_dry_run_that_cannot_read_its_ledger_fails_unless_told_to_ignore_it(
     ignoring = [*dry, "--state-db", "postgresql://revwatch@127.0.0.1:1/ledger", "--ignore-ledger"]
     assert main(ignoring) == 0
     assert main([*dry, "--state-db", "mysql://revwatch@127.0.0.1/ledger"]) == 2  # unsupported
-    for name, value in mail_environment(smtp_server).items():
+    for name, value in (mail_environment(smtp_server) | UNLINTED_ENV).items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
     assert main(["run", "--ca-db", sqlite_ca, "--ignore-ledger"]) == 2
@@ -430,7 +442,7 @@ def test_record_problems_that_belong_to_no_case_are_in_report_json_and_the_mail(
             "VALUES (987654, 'CN=Problem CA', 'abcd', 'not a time', 1)"
         ))  # fmt: skip
     engine.dispose()
-    outcome = run_once(job_settings(ca, smtp_server, tmp_path, out=tmp_path / "out"), NOW)
+    outcome = run_once(unlinted_settings(ca, smtp_server, tmp_path, out=tmp_path / "out"), NOW)
     assert outcome.problems == 1
     document = json.loads((tmp_path / "out" / "report.json").read_text())
     (problem,) = document["problems"]

@@ -27,8 +27,14 @@ from jobs.demo.mailsink import MailSink
 from jobs.face.cli import main
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
-from tests.support.nights import job_settings, mailed_serials, sqlite_demo_ca
-from tests.support.smtp_server import ScriptedServer, SlowHandler
+from tests.support.nights import (
+    UNLINTED,
+    UNLINTED_ENV,
+    mailed_serials,
+    sqlite_demo_ca,
+    unlinted_settings,
+)
+from tests.support.smtp_server import HeldHandler, ScriptedServer
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -71,15 +77,18 @@ def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
         deadline = time.monotonic() + 30
         while not killed and time.monotonic() < deadline:
             with engine.connect() as connection:
+                # Only this test's database: a benchmark or another test run on the same server
+                # must never lose its session to this one.
                 killed.extend(connection.execute(text(
                     "SELECT pid FROM pg_stat_activity WHERE application_name = 'revwatch' "
+                    "AND datname = current_database() "
                     "AND state = 'active' AND query LIKE '%revocation%'"
                 )).scalars())  # fmt: skip
                 for pid in killed:
                     connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             time.sleep(0.1)
 
-    settings = job_settings(
+    settings = unlinted_settings(
         pg_database.render_as_string(hide_password=False), smtp_server, tmp_path
     )
     killer = threading.Thread(target=kill_the_job_query)
@@ -107,7 +116,7 @@ def test_ca_database_killed_mid_run_changes_nothing_and_the_next_run_catches_up(
 
 
 def test_unreachable_ca_database_fails_cleanly(smtp_server: ScriptedServer, tmp_path: Path) -> None:
-    settings = job_settings("postgresql://revwatch@127.0.0.1:1/ca", smtp_server, tmp_path)
+    settings = unlinted_settings("postgresql://revwatch@127.0.0.1:1/ca", smtp_server, tmp_path)
     with pytest.raises(SourceError, match=r"127\.0\.0\.1"):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -119,7 +128,7 @@ def test_unreachable_ca_database_fails_cleanly(smtp_server: ScriptedServer, tmp_
 def test_crash_after_the_server_accepted_resends_the_same_message(
     sqlite_ca: str, data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
 
     def send_then_crash(
         message: EmailMessage, smtp: delivery.SmtpSettings
@@ -154,7 +163,7 @@ def test_a_refused_recipient_is_recorded_and_the_others_count(
     sqlite_ca: str, data: demo.DemoData, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     smtp_server.script.refuse("gone@ca.example")
-    settings = job_settings(
+    settings = unlinted_settings(
         sqlite_ca, smtp_server, tmp_path, mail_to=("compliance@ca.example", "gone@ca.example")
     )
     outcome = run_once(settings, NOW)
@@ -172,7 +181,7 @@ def test_every_recipient_refused_is_a_failed_run(
     sqlite_ca: str, smtp_server: ScriptedServer, tmp_path: Path
 ) -> None:
     smtp_server.script.refuse("compliance@ca.example")
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
     with pytest.raises(DeliveryError):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -184,7 +193,7 @@ def test_the_outbox_keeps_a_failed_message_and_resend_sends_it_again(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, smtp_port=dead_smtp_port)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path, smtp_port=dead_smtp_port)
     with pytest.raises(DeliveryError):
         run_once(settings, NOW)
     ledger = _ledger(settings)
@@ -209,7 +218,7 @@ def test_metrics_follow_success_and_failure(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
 ) -> None:
     metrics_file = tmp_path / "textfile" / "revwatch.prom"
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path, metrics_file=metrics_file)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path, metrics_file=metrics_file)
 
     def values() -> dict[str, float]:
         lines = metrics_file.read_text().splitlines()
@@ -236,7 +245,7 @@ def test_the_summary_line_is_json_when_asked(sqlite_ca: str, tmp_path: Path) -> 
     result = subprocess.run(
         [sys.executable, "-m", "jobs", "run", "--ca-db", sqlite_ca, "--no-mail",
          "--log-format", "json", "--state-db", f"sqlite:///{tmp_path / 's.sqlite'}"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env={**os.environ, **UNLINTED_ENV},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     (line,) = [json.loads(x) for x in result.stderr.splitlines() if '"event": "run"' in x]
@@ -253,20 +262,23 @@ def test_two_runs_at_once_one_works_the_other_exits_5(
     else:
         url: URL = request.getfixturevalue("pg_database")
         state = url.render_as_string(hide_password=False)
-    handler = SlowHandler(delay=3.0)
+    handler = HeldHandler()  # the first run waits inside DATA, holding the lock, until released
     with MailSink(handler=handler) as sink:
         env = {
             **os.environ, "REVWATCH_CA_DB": sqlite_ca, "REVWATCH_STATE_DB": state,
             "REVWATCH_SMTP_HOST": sink.host, "REVWATCH_SMTP_PORT": str(sink.port),
             "REVWATCH_SMTP_SECURITY": "none", "REVWATCH_MAIL_FROM": "revwatch@ca.example",
-            "REVWATCH_MAIL_TO": "compliance@ca.example",
+            "REVWATCH_MAIL_TO": "compliance@ca.example", **UNLINTED_ENV,
         }  # fmt: skip
         command = [sys.executable, "-m", "jobs", "run"]
         first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while handler.data_started == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
-        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        try:
+            second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        finally:
+            handler.release.set()
         _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert second.returncode == 5, second.stderr
@@ -281,7 +293,7 @@ def test_two_runs_at_once_one_works_the_other_exits_5(
 def test_a_failed_recovery_is_a_failed_run_with_its_record(
     sqlite_ca: str, smtp_server: ScriptedServer, dead_smtp_port: int, tmp_path: Path
 ) -> None:
-    settings = job_settings(sqlite_ca, smtp_server, tmp_path)
+    settings = unlinted_settings(sqlite_ca, smtp_server, tmp_path)
 
     def send_then_crash(
         message: EmailMessage, smtp: delivery.SmtpSettings
@@ -309,7 +321,7 @@ def test_a_dry_run_creates_no_tables_in_a_postgresql_ledger(
 ) -> None:
     settings = Settings(
         ca_db=sqlite_ca, no_mail=True, out=tmp_path / "out",
-        state_db=pg_database.render_as_string(hide_password=False),
+        state_db=pg_database.render_as_string(hide_password=False), **UNLINTED,
     )  # fmt: skip
     outcome = run_once(settings, NOW)
     assert outcome.cases_found > 0 and not outcome.mailed

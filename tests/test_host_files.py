@@ -23,7 +23,7 @@ from jobs.face.cli import main
 from jobs.pipeline.backfill import CHECKPOINT, run_backfill
 from jobs.state.ledger import Ledger
 from tests.support.faults import command
-from tests.support.nights import mail_environment, mailed_serials, sqlite_demo_ca
+from tests.support.nights import UNLINTED_ENV, mail_environment, mailed_serials, sqlite_demo_ca
 from tests.support.smtp_server import ScriptedServer
 
 NOW = utcnow().replace(microsecond=0)
@@ -36,7 +36,7 @@ def sqlite_ca(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def mail(smtp_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> ScriptedServer:
-    for name, value in mail_environment(smtp_server).items():
+    for name, value in (mail_environment(smtp_server) | UNLINTED_ENV).items():
         monkeypatch.setenv(name, value)
     return smtp_server
 
@@ -116,7 +116,7 @@ def test_a_disk_that_fills_mid_report_leaves_no_partial_file_and_mails_nothing(
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.html").write_text("the previous night's report")
-    env = {**mail_environment(smtp_server), "REVWATCH_CA_DB": sqlite_ca,
+    env = {**mail_environment(smtp_server), **UNLINTED_ENV, "REVWATCH_CA_DB": sqlite_ca,
            "REVWATCH_STATE_DB": pg_database.render_as_string(hide_password=False)}  # fmt: skip
     result = command(["run", "--out", str(out)], env, file_size_limit=4096)
     assert result.returncode == 7, result.stderr

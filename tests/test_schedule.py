@@ -27,13 +27,14 @@ from jobs.demo.mailsink import MailSink
 from jobs.face.schedule import LocalTimeCronTrigger, serve, trigger_for
 from jobs.pipeline.nightly import run_once
 from jobs.state.ledger import Ledger
-from tests.support.smtp_server import SlowHandler
+from tests.support.nights import UNLINTED_ENV
+from tests.support.smtp_server import HeldHandler
 
 
 def test_sigterm_lets_the_running_job_finish_then_exits(tmp_path: Path) -> None:
     ca = tmp_path / "ca.sqlite"
     demo.create_sqlite(ca, datetime.now(UTC))
-    handler = SlowHandler(delay=3.0)
+    handler = HeldHandler()  # the run waits inside DATA until the daemon has taken the signal
     with MailSink(handler=handler) as sink:
         env = {
             **os.environ,
@@ -44,6 +45,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits(tmp_path: Path) -> None:
             "REVWATCH_SMTP_SECURITY": "none",
             "REVWATCH_MAIL_FROM": "revwatch@ca.example",
             "REVWATCH_MAIL_TO": "compliance@ca.example",
+            **UNLINTED_ENV,  # the signal is the subject, not the watch's pkilint pass
         }
         # A cron that will not fire during the test: only --run-now starts a run.
         daemon = subprocess.Popen(
@@ -60,8 +62,19 @@ def test_sigterm_lets_the_running_job_finish_then_exits(tmp_path: Path) -> None:
                 time.sleep(0.05)
             assert handler.data_started == 1, "the run never reached DATA"
             daemon.send_signal(signal.SIGTERM)
-            _, stderr = daemon.communicate(timeout=60)
+            assert daemon.stderr is not None and daemon.stdout is not None
+            said = []
+            for line in daemon.stderr:  # until the daemon says it took the signal (or exits)
+                said.append(line)
+                if "received SIGTERM" in line:
+                    break
+            handler.release.set()  # only now may the running job's mail be accepted
+            said.append(daemon.stderr.read())
+            daemon.stdout.read()
+            daemon.wait(timeout=60)
+            stderr = "".join(said)
         finally:
+            handler.release.set()
             if daemon.poll() is None:
                 daemon.kill()
         assert daemon.returncode == 0, stderr
@@ -300,6 +313,7 @@ def test_the_daemon_runs_once_on_the_night_dst_ends(
             smtp_security="none",
             mail_from="revwatch@ca.example",
             mail_to=("compliance@ca.example",),
+            watch_lint_limit=0,  # when the daemon runs is the subject, not the watch's lint
         )
 
         def nightly() -> None:

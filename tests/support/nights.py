@@ -1,5 +1,13 @@
 """What the night-level tests share: a demo CA in SQLite, the job's settings against a loopback
-SMTP server, and the serials a mailed report carries."""
+SMTP server, and the serials a mailed report carries.
+
+`UNLINTED` (settings) and `UNLINTED_ENV` (a command's environment) are for tests whose subject is
+the ledger, the outbox, the lock or the host's files: the issuance watch still reads and judges
+every certificate of the window by its name rules, but pkilint lints none of them. On the demo CA
+that pass is ~770 certificates and most of a night's time (about 4 of 4.5 s on two CPUs, and a
+command's pkilint import and validators besides); what it finds is the subject of
+tests/test_watch.py, tests/test_lint.py and the end-to-end tests (tests/test_pipeline.py's
+acceptance test, the demo and README tests), which keep the default limit."""
 
 from __future__ import annotations
 
@@ -14,6 +22,9 @@ from sqlalchemy import create_engine
 from jobs.core.settings import Settings
 from jobs.demo import dataset as demo
 from tests.support.smtp_server import ScriptedServer
+
+UNLINTED: dict[str, object] = {"watch_lint_limit": 0}
+UNLINTED_ENV = {"REVWATCH_WATCH_LINT_LIMIT": "0"}
 
 
 def sqlite_demo_ca(path: Path, data: demo.DemoData) -> str:
@@ -38,6 +49,13 @@ def job_settings(ca: str, server: ScriptedServer, tmp_path: Path, **changes: obj
         mail_to=("compliance@ca.example",),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def unlinted_settings(
+    ca: str, server: ScriptedServer, tmp_path: Path, **changes: object
+) -> Settings:
+    """`job_settings` whose issuance watch lints nothing (`UNLINTED`, the module docstring)."""
+    return job_settings(ca, server, tmp_path, **{**UNLINTED, **changes})
 
 
 def mailed_serials(message: EmailMessage) -> list[str]:

@@ -1,9 +1,10 @@
 """Pytest fixtures: real aiosmtpd servers on loopback whose failures a test can script.
 
 Owns the test TLS material (a CA and a `localhost`/127.0.0.1 server certificate made with
-`cryptography`), the scriptable handler, a handler that is slow inside DATA (`SlowHandler`), and
-the fixtures `smtp_server` (plain), `smtp_starttls_auth` (STARTTLS required + AUTH), `smtp_tls`
-(implicit TLS) and `dead_smtp_port` (nothing listens).
+`cryptography`), the scriptable handler, a handler that is slow inside DATA (`SlowHandler`), one
+held inside DATA until the test releases it (`HeldHandler`), and the fixtures `smtp_server`
+(plain), `smtp_starttls_auth` (STARTTLS required + AUTH), `smtp_tls` (implicit TLS) and
+`dead_smtp_port` (nothing listens).
 It must not mock the SMTP protocol: every fault is produced by a real server on a real socket.
 Loaded by `tests/conftest.py` with `pytest_plugins = ["tests.support.smtp_server"]`.
 """
@@ -242,6 +243,23 @@ class SlowHandler(SinkHandler):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_started += 1
         await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class HeldHandler(SinkHandler):
+    """Accepts every message, but only once the test sets `release` (or after `timeout` seconds):
+    a run stays inside DATA, holding whatever it holds, for exactly as long as the test needs,
+    however slow the machine."""
+
+    def __init__(self, timeout: float = 60.0) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.timeout = timeout
+        self.data_started = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_started += 1
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, self.timeout)
         return await super().handle_DATA(server, session, envelope)
 
 

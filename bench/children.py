@@ -44,12 +44,15 @@ P5_TARGET = "120 s, 4x bare join, 1 GB"
 P6_TARGET = "0.8 s; --help 0.3 s"
 # (file, function) of the stages whose cumulative time the P4 profile reports, in run order.
 STAGES = (
-    ("jobs/source/database.py", "early_revocations"),
-    ("jobs/detect/detection.py", "detect"),
+    ("jobs/pipeline/steps.py", "pending_window"),
+    ("jobs/detect/detection.py", "group"),
     ("jobs/state/ledger.py", "reported"),
+    ("jobs/pipeline/steps.py", "enriched_batches"),
     ("jobs/pipeline/steps.py", "candidates_for"),
     ("jobs/enrich/enrichment.py", "enrich"),
-    ("jobs/report/document.py", "build_context"),
+    ("jobs/report/collector.py", "finish"),
+    ("jobs/pipeline/watch.py", "run_watch"),
+    ("jobs/enrich/lint.py", "lint_all"),
     ("jobs/report/document.py", "render"),
     ("jobs/deliver/message.py", "build_message"),
     ("jobs/state/ledger.py", "stage"),

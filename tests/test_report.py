@@ -28,6 +28,7 @@ from jobs.core.model import (
     Revocation,
     Severity,
 )
+from jobs.report import document
 from jobs.report.document import (
     CSV_COLUMNS,
     ReportContext,
@@ -495,3 +496,18 @@ def test_a_mass_revocation_night_shows_the_most_severe_in_full_and_all_in_the_cs
 def test_a_quiet_night_shows_everything_and_no_notice() -> None:
     ctx = context([bare_case("a1", 60)])
     assert len(ctx.shown) == ctx.summary.total == 1 and "This window holds" not in render(ctx).text
+
+
+def test_report_json_is_made_only_when_read(seed: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mass night's report.json is hundreds of MB and only --out writes it: a mailed night must
+    # not pay for it. Made once on first read, then kept; the same bytes as to_json's.
+    made: list[int] = []
+    real = document.to_json
+    monkeypatch.setattr(document, "to_json", lambda c: made.append(1) or real(c))
+    the_context = context([seed, bare_case("ff", 60)])
+    rendered = render(the_context)
+    assert made == [] and rendered.html and rendered.csv
+    first = rendered.json
+    assert made == [1] and rendered.json is first
+    assert first == real(the_context)
+    assert json.loads(first)["summary"]["total"] == 2

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -420,3 +421,56 @@ def test_over_budget_the_attachment_drops_fingerprints_and_the_complete_csv_is_k
     text = _parts(message)["text"]
     assert "leaves out the SHA-256" in " ".join(text.split())
     assert str(kept) in text.replace("\r\n", "")  # a long path wraps mid-word
+
+
+def test_a_message_over_its_size_budget_shows_fewer_cases_in_full_and_keeps_every_row(
+    sqlite_ca: URL, smtp_server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mass night whose CSV, even trimmed, and 200 cases in full exceed what mail servers take
+    # (Postfix refuses above 10,240,000 bytes by default): the bodies give up cases shown in full,
+    # halving down to FEWEST_SHOWN, and say so; the CSV still has every case.
+    import gzip
+
+    from jobs.report import outputs
+
+    monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
+    monkeypatch.setattr(outputs, "ATTACHMENT_BUDGET", 100)
+    monkeypatch.setattr(outputs, "FEWEST_SHOWN", 2)
+    settings = Settings(
+        ca_db=sqlite_ca.render_as_string(hide_password=False),
+        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
+        out=tmp_path / "out",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_security="none",
+        mail_from="revwatch@ca.example",
+        mail_to=("compliance@ca.example",),
+        watch_lint_limit=0,  # the message's size is the subject, not the watch's lint
+    )
+    roomy = run_once(settings, NOW)
+    (first,) = smtp_server.messages
+    everything = _parts(first)["text"]
+    in_full = len(re.findall(r"^\d+\. .* revoked, ", everything, re.MULTILINE))
+    assert in_full == roomy.cases_new > 4  # within the budget: every case in full
+    # The same night against a budget only a smaller message meets.
+    monkeypatch.setattr(outputs, "MESSAGE_BUDGET", len(first.as_bytes()) - 1)
+    smtp_server.messages.clear()
+    settings = replace(settings, state_db=f"sqlite:///{tmp_path / 'again.sqlite'}")
+    outcome = run_once(settings, NOW)
+    (message,) = smtp_server.messages
+    text = _parts(message)["text"]
+    shown = len(re.findall(r"^\d+\. .* revoked, ", text, re.MULTILINE))
+    assert shown == in_full // 2 and len(message.as_bytes()) <= outputs.MESSAGE_BUDGET
+    assert f"shows the {shown} most severe cases in full" in " ".join(text.split())
+    assert f"the {shown} most severe are shown in full" in " ".join(text.split())
+    html = _parts(message)["html"]
+    assert f"shows the {shown} most severe cases in full" in " ".join(html.split())
+    (attachment,) = list(message.iter_attachments())
+    mailed = list(csv.DictReader(io.StringIO(gzip.decompress(attachment.get_content()).decode())))
+    assert len(mailed) == outcome.cases_new == in_full
+    # Nothing meets a budget of one byte: it stops at FEWEST_SHOWN rather than drop every case.
+    monkeypatch.setattr(outputs, "MESSAGE_BUDGET", 1)
+    smtp_server.messages.clear()
+    run_once(replace(settings, state_db=f"sqlite:///{tmp_path / 'third.sqlite'}"), NOW)
+    (last,) = smtp_server.messages
+    assert len(re.findall(r"^\d+\. .* revoked, ", _parts(last)["text"], re.MULTILINE)) == 2

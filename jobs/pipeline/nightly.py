@@ -320,34 +320,50 @@ def _compose(
     )
     rendered = report.render(context, csv_bom=options.csv_bom)
     attachment, attachment_name, complete = outputs.attachment(rendered.csv, context.last_day)
-    if complete is not None:
-        kept = None
-        if not options.dry_run:
-            kept = options.state.outbox / f"{run.run_id}.early-revocations.csv.gz"
-            files.keep(kept, complete)
-        where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
-        note = (
-            f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
-            f"fingerprints, to keep this mail under 10 MB; the complete CSV is kept {where}."
-        )
-        context = replace(context, attachment_note=note)
-        bodies = report.render_bodies(context)
-        rendered = replace(rendered, html=bodies["html"], text=bodies["text"])
     message_id = message_id_for(
         [(issuer, serial) for issuer, serial, _ in examined.cases.keys],
         window_until=run.until,
         domain=sender_domain(options.mail_from),
         issuance_keys=[issuance.key for issuance in context.watch.suspicious],
     )
-    message = build_message(
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        csv=attachment,
-        csv_filename=attachment_name,
-        mail_from=outputs.sender(options.mail_from),
-        mail_to=options.mail_to,
-        message_id=message_id,
-        date=run.now,
+
+    def mail(bodies: report.RenderedReport) -> EmailMessage:
+        return build_message(
+            subject=bodies.subject,
+            text=bodies.text,
+            html=bodies.html,
+            csv=attachment,
+            csv_filename=attachment_name,
+            mail_from=outputs.sender(options.mail_from),
+            mail_to=options.mail_to,
+            message_id=message_id,
+            date=run.now,
+        )
+
+    if complete is None:
+        return mail(rendered), rendered
+    kept = None
+    if not options.dry_run:
+        kept = options.state.outbox / f"{run.run_id}.early-revocations.csv.gz"
+        files.keep(kept, complete)
+    where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
+    note = (
+        f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
+        f"fingerprints, to keep this mail under 10 MB; the complete CSV is kept {where}."
     )
-    return message, rendered
+    shown = len(context.shown)
+    while True:
+        fewer = replace(context, attachment_note=note, shown=context.shown[:shown])
+        bodies = report.render_bodies(fewer)
+        rendered = replace(rendered, html=bodies["html"], text=bodies["text"])
+        message = mail(rendered)
+        # Measured, not estimated: the bodies' transfer encoding depends on their characters.
+        if shown <= outputs.FEWEST_SHOWN or len(message.as_bytes()) <= outputs.MESSAGE_BUDGET:
+            return message, rendered
+        # The cases in full are what is left to give up: every case stays a row of the CSV.
+        shown = max(outputs.FEWEST_SHOWN, shown // 2)
+        note = (
+            f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
+            f"fingerprints, and this mail shows the {shown} most severe cases in full, to keep "
+            f"it under 10 MB; the complete CSV is kept {where}."
+        )

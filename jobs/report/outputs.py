@@ -19,6 +19,12 @@ from jobs.report import document
 GZIP_CSV_ABOVE = 1024 * 1024
 # The gzipped attachment's budget: base64 adds a third, and the bodies need room under 10 MB.
 ATTACHMENT_BUDGET = 6 * 1024 * 1024
+# The whole message's: under Postfix's default `message_size_limit` (10,240,000 bytes), the
+# smallest limit common among mail servers (Exchange on premises defaults to 10 MB as well). A
+# message the server refuses for its size is a permanent failure: the night would not be mailed.
+MESSAGE_BUDGET = 10_000_000
+# The fewest cases the bodies show in full when the message must shrink to fit its budget.
+FEWEST_SHOWN = 25
 FINGERPRINT_COLUMNS = ("sha256", "replacement_sha256")
 # The name a reader's mail client shows for a sender configured as a bare address.
 SENDER_NAME = "revwatch"

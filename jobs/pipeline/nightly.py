@@ -53,7 +53,7 @@ from jobs.pipeline.options import RunOptions, WindowOptions, resolve
 from jobs.pipeline.steps import (
     check_case_domains,
     enriched_batches,
-    lint_all,
+    lint_shown,
     open_ca,
     pending_window,
     read_activity,
@@ -184,7 +184,7 @@ def _examine(
             options.dns, pending, already, watched.suspicious if watched else ()
         )
         detected = time.monotonic()
-        collector = Collector(lint=lint_all, mark=mark)
+        collector = Collector(lint=lint_shown, mark=mark)
         for batch in enriched_batches(ca, pending, options.replacement_window, already):
             run.found += batch.found
             run.new += len(batch.cases)

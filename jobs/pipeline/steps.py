@@ -184,7 +184,7 @@ def enriched_batches(
         del cases, cache, fresh
 
 
-def lint_all(cases: list[Case]) -> list[Case]:
+def lint_shown(cases: list[Case]) -> list[Case]:
     """`cases` linted with the process's validators (the collector hands over those it shows)."""
     return _lint(cases)
 

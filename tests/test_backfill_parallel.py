@@ -7,6 +7,7 @@ of 60 days with cases every day (tests/support/backfill_history.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -92,22 +93,37 @@ def test_parallel_and_serial_backfills_write_the_same_bytes_and_logs(
     assert any(BAD_SERIAL in message for message in warnings(serial.stderr))
 
 
-def _started(url: str, out: Path, workers: int, **popen: object) -> subprocess.Popen[str]:
+def _started(url: str, out: Path, workers: int) -> subprocess.Popen[str]:
+    # Its own process group (as a terminal's job is), so that it can be paused and sent a
+    # terminal's Ctrl-C as a whole.
     return subprocess.Popen(
         [str(REVWATCH), *_args(url, out, workers)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,  # type: ignore[call-overload]
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
 
 
-def _after_first_chunks(command: subprocess.Popen[str], out: Path) -> dict[str, object]:
-    """Wait until the checkpoint names a finished chunk; the checkpoint then."""
+def _paused_after_first_chunks(command: subprocess.Popen[str], out: Path) -> None:
+    """Wait until the checkpoint names a finished chunk, then pause the whole backfill (SIGSTOP
+    to its process group) mid-history: this history's 60 chunks take well under a second over two
+    workers, so a signal sent to a running backfill could arrive after its end. What the test
+    then sends is pending until `_go_on` lets the processes run again."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and command.poll() is None:
         saved = _checkpoint(out)
         if saved and saved["done_until"] != HISTORY_START.isoformat():
-            return saved
-        time.sleep(0.01)
+            os.killpg(command.pid, signal.SIGSTOP)
+            assert command.poll() is None, "the backfill ended before it could be paused"
+            saved = _checkpoint(out)
+            assert saved is not None and saved["done_until"] != UNTIL.isoformat(), "it ended"
+            return
+        time.sleep(0.005)
     raise AssertionError(f"no chunk finished (exit {command.poll()})")
+
+
+def _go_on(command: subprocess.Popen[str]) -> None:
+    """Let the paused backfill's processes run again (those still alive)."""
+    with contextlib.suppress(ProcessLookupError):  # none left: all ended
+        os.killpg(command.pid, signal.SIGCONT)
 
 
 def _resumed_to_the_reference(history: str, out: Path, reference: Path) -> None:
@@ -122,9 +138,10 @@ def test_a_killed_parallel_backfill_resumes_to_the_same_csv_and_leaves_no_worker
     history: str, reference: Path, tmp_path: Path
 ) -> None:
     command = _started(history, tmp_path, workers=2)
-    _after_first_chunks(command, tmp_path)
+    _paused_after_first_chunks(command, tmp_path)
     workers = descendants(command.pid)
     command.kill()  # SIGKILL: no clean-up of any kind in the backfill
+    _go_on(command)
     command.communicate(timeout=60)  # its pipes close once no process of it is left
     saved = _checkpoint(tmp_path)
     assert saved is not None and saved["done_until"] != UNTIL.isoformat(), "it ended first"
@@ -138,12 +155,13 @@ def test_a_dying_worker_is_one_clear_error_and_the_finished_chunks_are_kept(
     history: str, reference: Path, tmp_path: Path
 ) -> None:
     command = _started(history, tmp_path, workers=2)
-    _after_first_chunks(command, tmp_path)
+    _paused_after_first_chunks(command, tmp_path)
     # The backfill's children are the fork server and the resource tracker; the workers are
     # the fork server's children.
     workers = descendants(command.pid) - children(command.pid)
     assert workers, "no worker process was seen"
     os.kill(min(workers), signal.SIGKILL)  # as the kernel's OOM killer would
+    _go_on(command)
     _stdout, stderr = command.communicate(timeout=60)
     assert command.returncode == errors.RevwatchError.exit_code, stderr
     assert "Traceback" not in stderr
@@ -160,13 +178,14 @@ def test_a_dying_worker_is_one_clear_error_and_the_finished_chunks_are_kept(
 def test_an_interrupted_parallel_backfill_stops_its_workers_and_resumes(
     history: str, reference: Path, tmp_path: Path, stop: str
 ) -> None:
-    command = _started(history, tmp_path, workers=2, start_new_session=True)
-    _after_first_chunks(command, tmp_path)
+    command = _started(history, tmp_path, workers=2)
+    _paused_after_first_chunks(command, tmp_path)
     workers = descendants(command.pid)
     if stop == "SIGTERM":
         command.send_signal(signal.SIGTERM)  # systemd's stop, or kill PID
     else:
         os.killpg(command.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    _go_on(command)
     _stdout, stderr = command.communicate(timeout=60)
     assert command.returncode == 130, stderr
     assert stderr.splitlines()[-1] == "revwatch: interrupted"

@@ -94,12 +94,20 @@ def test_parallel_and_serial_backfills_write_the_same_bytes_and_logs(
 
 
 def _started(url: str, out: Path, workers: int) -> subprocess.Popen[str]:
-    # Its own process group (as a terminal's job is), so that it can be paused and sent a
-    # terminal's Ctrl-C as a whole.
+    # As a terminal's foreground job: its own process group, so that it can be paused and sent a
+    # terminal's Ctrl-C as a whole, and SIGINT's default action. A command started in the
+    # background by a shell without job control (`cmd &`, as CI may start the tests) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt for it: Ctrl-C would be
+    # ignored, rightly, by the backfill and this test would see it run to its end (exit 0).
     return subprocess.Popen(
         [str(REVWATCH), *_args(url, out, workers)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_default_sigint,
     )  # fmt: skip
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _paused_after_first_chunks(command: subprocess.Popen[str], out: Path) -> None:

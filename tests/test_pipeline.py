@@ -359,6 +359,22 @@ def test_demo_command(tmp_path: Path) -> None:
     assert len(list((out / "mailbox").glob("*.eml"))) == 1
 
 
+def _mailed_with_out(ca: URL, server: ScriptedServer, tmp_path: Path) -> Settings:
+    """A night of the demo CA mailed to `server` with --out: the attachment tests' settings.
+    The watch's lint is off: the attachment and the message are their subject."""
+    return Settings(
+        ca_db=ca.render_as_string(hide_password=False),
+        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
+        out=tmp_path / "out",
+        smtp_host=server.host,
+        smtp_port=server.port,
+        smtp_security="none",
+        mail_from="revwatch@ca.example",
+        mail_to=("compliance@ca.example",),
+        watch_lint_limit=0,
+    )
+
+
 def test_a_large_csv_is_attached_gzipped(
     sqlite_ca: URL, smtp_server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -367,17 +383,7 @@ def test_a_large_csv_is_attached_gzipped(
     from jobs.report import outputs
 
     monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
-    settings = Settings(
-        ca_db=sqlite_ca.render_as_string(hide_password=False),
-        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
-        out=tmp_path / "out",
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        mail_from="revwatch@ca.example",
-        mail_to=("compliance@ca.example",),
-        watch_lint_limit=0,  # the window and the attachment are the subject, not the watch's lint
-    )
+    settings = _mailed_with_out(sqlite_ca, smtp_server, tmp_path)
     run_once(settings, NOW)
     (message,) = smtp_server.messages
     (attachment,) = list(message.iter_attachments())
@@ -396,17 +402,7 @@ def test_over_budget_the_attachment_drops_fingerprints_and_the_complete_csv_is_k
 
     monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
     monkeypatch.setattr(outputs, "ATTACHMENT_BUDGET", 100)
-    settings = Settings(
-        ca_db=sqlite_ca.render_as_string(hide_password=False),
-        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
-        out=tmp_path / "out",
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        mail_from="revwatch@ca.example",
-        mail_to=("compliance@ca.example",),
-        watch_lint_limit=0,  # the window and the attachment are the subject, not the watch's lint
-    )
+    settings = _mailed_with_out(sqlite_ca, smtp_server, tmp_path)
     outcome = run_once(settings, NOW)
     (message,) = smtp_server.messages
     (attachment,) = list(message.iter_attachments())
@@ -436,17 +432,7 @@ def test_a_message_over_its_size_budget_shows_fewer_cases_in_full_and_keeps_ever
     monkeypatch.setattr(outputs, "GZIP_CSV_ABOVE", 100)
     monkeypatch.setattr(outputs, "ATTACHMENT_BUDGET", 100)
     monkeypatch.setattr(outputs, "FEWEST_SHOWN", 2)
-    settings = Settings(
-        ca_db=sqlite_ca.render_as_string(hide_password=False),
-        state_db=f"sqlite:///{tmp_path / 'state.sqlite'}",
-        out=tmp_path / "out",
-        smtp_host=smtp_server.host,
-        smtp_port=smtp_server.port,
-        smtp_security="none",
-        mail_from="revwatch@ca.example",
-        mail_to=("compliance@ca.example",),
-        watch_lint_limit=0,  # the message's size is the subject, not the watch's lint
-    )
+    settings = _mailed_with_out(sqlite_ca, smtp_server, tmp_path)
     roomy = run_once(settings, NOW)
     (first,) = smtp_server.messages
     everything = _parts(first)["text"]

@@ -198,7 +198,8 @@ class CaDatabase:
     def subscriber_history(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """The history of the subscribers issued to in [since, until): rows of `subscriber`,
         `names` and `issued_at` (when those names were first issued), grouped in the database
-        by one statement and bounded per subscriber (`HISTORY_PER_SUBSCRIBER`)."""
+        (one statement; Boulder's, one per batch of accounts) and bounded per
+        subscriber (`HISTORY_PER_SUBSCRIBER`)."""
         with self._connection() as connection:
             found = self.profile.subscriber_history(connection, since, until)
         # Plain rows, only `issued_at` made an aware UTC time (None when unreadable: unknown).

@@ -167,14 +167,10 @@ def batches(items: Sequence[T], size: int = IN_BATCH) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def plain(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Rows:
-    """Rows as dicts with exactly `columns` (missing keys become None)."""
-    return [{c: row.get(c) for c in columns} for row in rows]
-
-
 def frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """Rows as a pandas frame with exactly `columns` (missing keys become None). `plain` is the
-    lighter hand-over: a frame costs pandas' import and a copy of every row."""
+    """Rows as a pandas frame with exactly `columns` (missing keys become None): the hand-over of
+    the profiles with Python of their own (EJBCA, Boulder). The generic profile's SQL rows go as
+    plain dicts: a frame costs pandas' import and a copy of every row."""
     import pandas as pd
 
     return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=list(columns))
@@ -194,12 +190,11 @@ def stream(
     statements: QuerySet,
     name: str,
     params: Mapping[str, Any],
-    size: int | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Run one statement through a server-side cursor (PostgreSQL a named cursor, MySQL
     PyMySQL's SSCursor, SQLite its own stepping cursor) and yield its rows as dicts, at most
-    `size` (STREAM_ROWS) at a time: a page is made dicts as it arrives, then let go."""
-    size = size or STREAM_ROWS
+    STREAM_ROWS at a time: a page is made dicts as it arrives, then let go."""
+    size = STREAM_ROWS
     # cursor_name: PostgreSQL's cursor is named after the statement (`jobs.db.engines`).
     options = {"stream_results": True, "max_row_buffer": size, "cursor_name": name}
     result = connection.execute(statements[name].clause(), dict(params), execution_options=options)
@@ -235,6 +230,9 @@ class Profile:
 
     STATEMENTS: tuple[str, ...] = GENERIC_STATEMENTS
     DIALECTS: tuple[str, ...] = ("postgresql", "mysql", "sqlite")
+    # Whether the window's rows come from one statement that can be streamed page by page
+    # (`early_revocation_pages`); a profile with Python of its own hands its table over whole.
+    streams_window: bool = True
 
     def __init__(self, name: str, statements: QuerySet, options: ProfileOptions) -> None:
         if statements.dialect not in self.DIALECTS:
@@ -261,7 +259,7 @@ class Profile:
         page), for a caller that consumes them while `connection` is open. A profile whose
         `early_revocations` is its own (Python over several statements, EJBCA's and Boulder's)
         hands over that whole table as one page."""
-        if type(self).early_revocations is not Profile.early_revocations:
+        if not self.streams_window:
             yield self.early_revocations(connection, since, until, threshold)
             return
         yield from stream(

@@ -89,6 +89,8 @@ def _issued_by(row: Mapping[str, Any] | None, issuer_id: Any) -> bool:
 class BoulderProfile(BoulderWatch, Profile):
     """Boulder on MariaDB/MySQL."""
 
+    streams_window = False  # its window is read by several statements and Python
+
     STATEMENTS = (
         "schema_tables",
         "revoked_bounds",

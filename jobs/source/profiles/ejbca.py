@@ -120,6 +120,8 @@ def san_names(value: Any) -> str | None:
 class EjbcaProfile(EjbcaActivity, EjbcaWatch, Profile):
     """EJBCA CE on PostgreSQL or MySQL/MariaDB."""
 
+    streams_window = False  # its window is read by several statements and Python
+
     # Every statement this profile runs, those of optional tables and older schemas included, so
     # that all are checked at start even on a database that never reaches them.
     STATEMENTS = (

@@ -15,7 +15,6 @@ must not render, send or record anything.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -146,7 +145,10 @@ def run_watch(
         from jobs.enrich.watch import with_lint
 
         linter = linter() if callable(linter) else linter
-        workers = workers if workers is not None else len(os.sched_getaffinity(0))
+        if workers is None:
+            from jobs.pipeline.backfill_pool import default_workers  # the CPUs it may use
+
+            workers = default_workers()
         lints = lint_all([certificates[i].der or b"" for i in chosen], linter, workers)
         for i, lint in zip(chosen, lints, strict=True):
             judged[i] = with_lint(certificates[i], judged[i], lint, linter.name)

@@ -162,13 +162,6 @@ def lint_of(certificate: Certificate, linter: Linter) -> CertificateLint | LintE
         return exc
 
 
-def lint_findings(certificate: Certificate, linter: Linter) -> list[Finding]:
-    """`watch.lint.error` naming pkilint's error-level codes; `watch.lint_failed` when pkilint
-    could not lint the certificate or a validator crashed (a FATAL finding)."""
-    lint = lint_of(certificate, linter)
-    return findings_of_lint(lint, linter.name) if lint is not None else []
-
-
 def error_codes(lint: CertificateLint | LintError) -> tuple[str, ...]:
     """pkilint's error-level codes of a lint, in its order (none when it failed)."""
     if isinstance(lint, LintError):
@@ -177,8 +170,8 @@ def error_codes(lint: CertificateLint | LintError) -> tuple[str, ...]:
 
 
 def findings_of_lint(lint: CertificateLint | LintError, linter_name: str) -> list[Finding]:
-    """The watch's findings of one certificate's lint (as `lint_findings`), however it was made:
-    here, or by `jobs.enrich.lint.lint_all`'s workers."""
+    """The watch's findings of one certificate's lint, however it was made:
+    here (`judge` with a linter), or by `jobs.enrich.lint.lint_all`'s workers."""
     if isinstance(lint, LintError):
         return [codes.WATCH_LINT_FAILED.finding(f"pkilint could not lint it ({lint})")]
     out = []

@@ -12,7 +12,7 @@ import csv
 import io
 import itertools
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from jobs.report.filters import text_or_none
@@ -83,12 +83,6 @@ def header(*, bom: bool = False) -> str:
     """The file's first line; `bom` starts it with a UTF-8 byte order mark, for spreadsheets
     that otherwise guess the encoding."""
     return (UTF8_BOM if bom else "") + Lines()(CSV_COLUMNS)
-
-
-def write(rows: Iterable[dict[str, Any]], *, bom: bool = False) -> str:
-    """The CSV of report.json case objects, header first (see `header`)."""
-    line = Lines()
-    return header(bom=bom) + "".join(line(cells(row)) for row in rows)
 
 
 def without_columns(csv_text: str, dropped: Sequence[str]) -> str:

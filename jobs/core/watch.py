@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from jobs.core.model import Certificate, Finding
 
@@ -84,13 +85,13 @@ class WatchOutcome:
         """Those the mail shows in full: the first SHOWN_IN_FULL, most severe first."""
         return self.suspicious[:SHOWN_IN_FULL]
 
-    @property
+    @cached_property
     def by_label(self) -> tuple[tuple[str, int], ...]:
         """Suspicious issuances per label, most first (one issuance counts under each label)."""
         counts = Counter(label for i in self.suspicious for label in i.labels)
         return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
-    @property
+    @cached_property
     def lint_by_issuer(self) -> tuple[tuple[str, str, int], ...]:
         """(issuing CA, pkilint code, certificates) for every error code, most first: thousands
         of one CA's certificates with one code is a profile error, fixed once at the CA."""

@@ -162,7 +162,7 @@ def _examine(
     watch_from: datetime,
 ) -> _Examined:
     """The window's new cases, enriched batch by batch into the report's collector, and the
-    issuance watch of [watch_from, until), all in one read-only session of the CA database."""
+    issuance watch of [watch_from, until), all through one read-only CA database."""
     assert run.since is not None and run.until is not None
     own_ca = ca is None
     ca = ca if ca is not None else open_ca(options.source)
@@ -347,12 +347,9 @@ def _compose(
         kept = options.state.outbox / f"{run.run_id}.early-revocations.csv.gz"
         files.keep(kept, complete)
     where = f"at {kept} on the revwatch host" if kept else "in the run's output directory"
-    note = (
-        f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
-        f"fingerprints, to keep this mail under 10 MB; the complete CSV is kept {where}."
-    )
     shown = len(context.shown)
     while True:
+        note = _trimmed_note(context.summary.total, where, shown, len(context.shown))
         fewer = replace(context, attachment_note=note, shown=context.shown[:shown])
         bodies = report.render_bodies(fewer)
         rendered = replace(rendered, html=bodies["html"], text=bodies["text"])
@@ -362,8 +359,15 @@ def _compose(
             return message, rendered
         # The cases in full are what is left to give up: every case stays a row of the CSV.
         shown = max(outputs.FEWEST_SHOWN, shown // 2)
-        note = (
-            f"The attached CSV lists all {context.summary.total} cases but leaves out the SHA-256 "
-            f"fingerprints, and this mail shows the {shown} most severe cases in full, to keep "
-            f"it under 10 MB; the complete CSV is kept {where}."
-        )
+
+
+def _trimmed_note(total: int, where: str, shown: int, collected: int) -> str:
+    """The bodies' note on a night whose attached CSV leaves out the fingerprints, and, when the
+    message had to shrink, shows fewer than the `collected` most severe cases in full."""
+    fewer = ""
+    if shown < collected:
+        fewer = f"and this mail shows the {shown} most severe cases in full, "
+    return (
+        f"The attached CSV lists all {total} cases but leaves out the SHA-256 fingerprints, {fewer}"
+        f"to keep {'it' if fewer else 'this mail'} under 10 MB; the complete CSV is kept {where}."
+    )

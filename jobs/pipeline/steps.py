@@ -1,7 +1,8 @@
 """The stage calls the nightly run and the backfill share: open the CA, detect a window, enrich.
 
 Owns how a window's rows reach detection and how cases reach enrichment, ENRICH_BATCH cases at a
-time (each batch judged, its DER parsed once into a cache of its own, its candidates and declared
+time (each batch judged, its DER parsed into a cache of its own (twice with the domain check on:
+`check_case_domains` judges every batch first), its candidates and declared
 replacements fetched, enriched, then let go, so a mass revocation holds one batch in memory), which
 cases are linted (those the report shows in full: all of them on an ordinary night), the
 domain-existence check of the cases' domains, and the CA's 30-day revocation activity that the

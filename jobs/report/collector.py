@@ -35,8 +35,9 @@ from jobs.report.triage import Reason, Triage
 # The label enrichment gives a case whose replacement differs from it by a likely typo: the
 # founding incident's pattern, so those cards come first.
 SUSPICIOUS_LABEL = codes.LABEL_LIKELY_TYPO.name
-# Cases shown in full in the mail bodies (and the only ones linted); a mass revocation night lists
-# the rest in the CSV only, which keeps the mail readable and well under common 10 MB limits.
+# Cases linted and shown in full in the mail bodies; a mass revocation night lists the rest in the
+# CSV only, which keeps the mail readable (a message still over 10 MB shows fewer of them in full:
+# `jobs.pipeline.nightly`, `outputs.MESSAGE_BUDGET`).
 FULL_CASES = 200
 # Serialised rows stay in memory up to this size, then go to a temporary file: a 100,000-case
 # night serialises to about 340 MB of text, which the final CSV and report.json copy once more.
@@ -350,7 +351,7 @@ def case_json(case: Case) -> dict[str, Any]:
 
 
 def _lint_json(lint: LintDiff | None) -> dict[str, Any] | None:
-    # The issue-13 contract: null when not linted (no DER, or not shown in full on a mass night).
+    # The issue-13 contract: null when not linted (no DER, or not among a mass night's FULL_CASES).
     if lint is None:
         return None
     return {

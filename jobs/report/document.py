@@ -69,8 +69,8 @@ class ReportContext:
         (`case_order`: error-level first, then likely typos, then the shortest time to revocation,
         unknown times last, then issuer and serial so the order is stable).
     summary: the counts over the cases; `summary.total` is how many there are.
-    shown: the first `FULL_CASES` cases in that order, shown in full in the mail bodies; on a
-        mass revocation night the rest are in the CSV (and report.json), and the bodies say so.
+    shown: the first cases in that order (at most `FULL_CASES`), shown in full in the mail bodies;
+        on a mass revocation night the rest are in the CSV (and report.json), and the bodies say so.
     attachment_note: what the mailed CSV leaves out, when it had to (None: it is complete).
     activity: the CA's revocations per day over the 30 days ending with the window's last day,
         and per operator (`jobs.core.activity`); empty, with a note, when they were not read.

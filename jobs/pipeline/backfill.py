@@ -153,6 +153,7 @@ def _progress_printer(total: int) -> Callable[[int, datetime, int], None]:
 def _write_in_order(
     results: Generator[ChunkResult, None, None],
     stream: TextIO,
+    csv_path: Path,
     progress: Progress,
     checkpoint: Path,
     done: int,
@@ -163,11 +164,14 @@ def _write_in_order(
     or on any failure, stops a pool's workers."""
     with closing(results):
         for examined in results:
-            stream.write(examined.csv_text)
-            stream.flush()
+            try:
+                stream.write(examined.csv_text)
+                stream.flush()
+                progress.csv_bytes = stream.tell()
+            except OSError as exc:  # only the CSV's own writes: a pool's OSError is not one
+                raise _written(csv_path, exc) from None
             merge(progress.counts, examined.counts)
             progress.cases += examined.cases
-            progress.csv_bytes = stream.tell()
             progress.done_until = examined.end.isoformat()
             _save(checkpoint, progress)
             done += 1
@@ -242,9 +246,9 @@ def run_backfill(
             else examined_here(ca, todo, threshold, window)
         )
         try:
-            _write_in_order(results, stream, progress, checkpoint, total - len(left), show)
-        except OSError as exc:
-            raise _written(csv_path, exc) from None
+            _write_in_order(
+                results, stream, csv_path, progress, checkpoint, total - len(left), show
+            )
         finally:
             if own_ca:
                 ca.close()

@@ -189,6 +189,7 @@ def test_an_interrupted_parallel_backfill_stops_its_workers_and_resumes(
     command = _started(history, tmp_path, workers=2)
     _paused_after_first_chunks(command, tmp_path)
     workers = descendants(command.pid)
+    assert workers - children(command.pid), "no worker process was seen"
     if stop == "SIGTERM":
         command.send_signal(signal.SIGTERM)  # systemd's stop, or kill PID
     else:

@@ -202,8 +202,13 @@ class CaDatabase:
         subscriber (`HISTORY_PER_SUBSCRIBER`)."""
         with self._connection() as connection:
             found = self.profile.subscriber_history(connection, since, until)
-        # Plain rows, only `issued_at` made an aware UTC time (None when unreadable: unknown).
-        return [{**row, "issued_at": history_time(row.get("issued_at"))} for row in found]
+        # Plain rows (the profile's own, made here), only `issued_at` made an aware UTC time in
+        # place (None when unreadable: unknown).
+        for row in found:
+            when = row.get("issued_at")
+            if type(when) is not datetime or when.tzinfo is not UTC:
+                row["issued_at"] = history_time(when)
+        return found
 
     def close(self) -> None:
         self.engine.dispose()

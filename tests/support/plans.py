@@ -10,11 +10,18 @@ from sqlalchemy import Connection, bindparam, text
 from jobs.db import queries
 
 
-def explain(connection: Connection, profile: str, name: str, params: dict[str, Any]) -> Any:
-    """EXPLAIN one of a profile's statements with real parameters (JSON on PostgreSQL)."""
+def explain(
+    connection: Connection, profile: str, name: str, params: dict[str, Any], analyze: bool = False
+) -> Any:
+    """EXPLAIN one of a profile's statements with real parameters (JSON on PostgreSQL);
+    `analyze`: run it too, on PostgreSQL only (counts and the execution time, no per-node
+    timing, whose clock reads would inflate a statement of many small loops)."""
     dialect = connection.dialect.name
     statement = queries.load(f"profiles/{profile}", dialect)[name]
-    prefix = "EXPLAIN (FORMAT JSON) " if dialect == "postgresql" else "EXPLAIN "
+    if dialect == "postgresql":
+        prefix = f"EXPLAIN ({'ANALYZE, TIMING OFF, ' if analyze else ''}FORMAT JSON) "
+    else:
+        prefix = "EXPLAIN "
     clause = text(prefix + statement.sql)
     if statement.list_params:
         clause = clause.bindparams(*(bindparam(p, expanding=True) for p in statement.list_params))

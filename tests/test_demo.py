@@ -44,6 +44,7 @@ def test_generation_is_deterministic_for_a_seed(data: demo.DemoData) -> None:
     assert again.issuance == data.issuance  # DER included
     assert again.revocation == data.revocation
     assert again.expected == data.expected
+    assert again.suspicious == data.suspicious
     other = demo.generate(NOW, seed=7)
     assert {r["serial"] for r in other.issuance}.isdisjoint(r["serial"] for r in data.issuance)
 
@@ -206,6 +207,27 @@ def test_late_revocations_are_not_early(data: demo.DemoData) -> None:
     assert any(case["revoked_at"] > NOW - timedelta(days=10) for case in data.late)
     background_late = len(data.revocation) - len(data.expected) - len(data.late)
     assert background_late >= 30  # superseded / cessationOfOperation weeks after issuance
+
+
+def test_the_planted_suspicious_issuance_is_valid_and_near_a_held_domain(
+    data: demo.DemoData,
+) -> None:
+    # The worse case: misissued, never revoked; only the issuance watch can see it.
+    assert [s["scenario"] for s in data.suspicious] == ["unrevoked_lookalike"]
+    (planted,) = data.suspicious
+    issued = _by_key(data.issuance)
+    row = issued[planted["issuer"], planted["serial"]]
+    assert (planted["issuer"], planted["serial"]) not in _by_key(data.revocation)
+    assert row["names"].split(",") == planted["names"] == ["tienda.rnarmolesmacael.com"]
+    assert row["subscriber"] == planted["subscriber"] and row["issued_at"] == planted["issued_at"]
+    assert NOW - timedelta(days=10) < planted["issued_at"] < NOW
+    held = {
+        name
+        for other in data.issuance
+        if other["subscriber"] == planted["subscriber"] and other["issued_at"] < row["issued_at"]
+        for name in other["names"].split(",")
+    }
+    assert "marmolesmacael.com" in held and not any("rnarmoles" in name for name in held)
 
 
 def test_create_sqlite_row_counts_and_formats(tmp_path: Path) -> None:

@@ -149,6 +149,14 @@ def test_the_demo_triage_subject_and_colours(demo: dict[str, Any]) -> None:
         assert badges and all(colour in style for style in badges), label
     assert "<style" not in html and 'name="viewport"' in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//(?!crt\.sh/)""", html)
+    # The planted misissuance nobody revoked is the issuance watch's one suspicious issuance,
+    # and the subject line puts it first.
+    planted = generate(NOW).suspicious
+    watched = report["suspicious_issuances"]
+    assert [(s["issuer"], s["serial"], s["labels"]) for s in watched] == [
+        (p["issuer"], p["serial"], p["labels"]) for p in planted
+    ]
+    assert demo["text"].splitlines()[4].startswith("1 suspicious issuance (issued in the window")
     early = sum(day["early_revocations"] for day in report["trend"])
     assert len(report["trend"]) == 30 and early == 8
     assert report["trend"][-1]["day"] == "2026-11-27"

@@ -1,10 +1,11 @@
 """The demo CA: a realistic generic-schema database with planted early revocations.
 
 Owns the demo's content (two issuing CAs, ~300 subscribers, ~3,000 certificates with real DER
-over the last 60 days, late background revocations and the planted scenarios listed in
-`DemoData.expected`) and loading it into a database with the generic schema's DDL. It must not
-detect, enrich or report anything itself, and it reads no clock: the same `now` and seed always
-give the same rows, DER included (deterministic keys and ECDSA signatures).
+over the last 60 days, late background revocations, the planted scenarios listed in
+`DemoData.expected` and a misissued certificate nobody revoked, `DemoData.suspicious`) and
+loading it into a database with the generic schema's DDL. It must not detect, enrich or report
+anything itself, and it reads no clock: the same `now` and seed always give the same rows, DER
+included (deterministic keys and ECDSA signatures).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sqlalchemy
 import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from jobs.core import codes
 from jobs.core.errors import ConfigError
 from jobs.core.x509 import subject_dn
 from jobs.demo import schema as generic_schema
@@ -45,7 +47,9 @@ class DemoData:
     `serial`, `replacement_serial` or None, `wrong_candidate_serial` or None, `subscriber`,
     `names`, `replacement_names`, `reason_code`, `revoked_by`, `issued_at`, `revoked_at`,
     `seconds_to_revocation`); `late` lists planted revocations, in the same shape, that come more
-    than 7 days after issuance and must not be flagged.
+    than 7 days after issuance and must not be flagged; `suspicious` lists the planted
+    certificates the issuance watch must flag (never revoked: `scenario`, `issuer`, `serial`,
+    `subscriber`, `names`, `labels`, `issued_at`).
     """
 
     now: datetime
@@ -54,6 +58,7 @@ class DemoData:
     revocation: list[dict[str, Any]]
     expected: list[dict[str, Any]]
     late: list[dict[str, Any]] = field(default_factory=list)
+    suspicious: list[dict[str, Any]] = field(default_factory=list)
     ca_certificates: tuple[bytes, ...] = ()
 
 
@@ -95,6 +100,7 @@ class _Generator:
         self.revocation: list[dict[str, Any]] = []
         self.expected: list[dict[str, Any]] = []
         self.late: list[dict[str, Any]] = []
+        self.suspicious: list[dict[str, Any]] = []
         self.cas = [
             CertificateAuthority.create(
                 f"Revwatch Demo TLS Issuing CA {n}",
@@ -118,6 +124,7 @@ class _Generator:
             revocation=sorted(self.revocation, key=lambda r: (r["revoked_at"], r["serial"])),
             expected=self.expected,
             late=self.late,
+            suspicious=self.suspicious,
             ca_certificates=tuple(ca.der for ca in self.cas),
         )
 
@@ -301,7 +308,8 @@ class _Generator:
         (self.expected if delay <= timedelta(days=7) else self.late).append(record)
 
     def planted(self) -> None:
-        """The scenarios of `DemoData.expected` and `DemoData.late`, in the last 10 days."""
+        """The scenarios of `DemoData.expected`, `DemoData.late` and `DemoData.suspicious`, in the
+        last 10 days."""
         base = self.now.replace(microsecond=0)
         day, hour, minute = timedelta(days=1), timedelta(hours=1), timedelta(minutes=1)
         maria, jlopez, akowalski, pgarcia, lmartin = world.OPERATORS[:5]
@@ -373,6 +381,18 @@ class _Generator:
             delay = days * day + 2 * hour
             self.case(f"late_{days}_days", s, s.names(("portal",)), revoked, delay, reason,
                       lmartin, "Customer request")  # fmt: skip
+
+        # The worse case: misissued and never revoked, for the issuance watch to catch. Planted
+        # last, so that the random draws of everything above stay as they were.
+        s = sub("Mármoles Macael S.A.", "Almería", "marmolesmacael.com", 0, "@,www", "pedidos")
+        issued = base - day - 5 * hour
+        names = ["tienda.rnarmolesmacael.com"]  # "rn" for "m": a look-alike of the held domain
+        row = self.issue(s, names, issued, requester=maria, validity_days=199)
+        self.suspicious.append({
+            "scenario": "unrevoked_lookalike", "issuer": row["issuer_dn"], "serial": row["serial"],
+            "subscriber": s.id, "names": names, "labels": [codes.LABEL_NEAR_SIBLING.name],
+            "issued_at": issued,
+        })  # fmt: skip
 
 
 def load(engine: sqlalchemy.Engine, data: DemoData) -> None:
